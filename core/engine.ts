@@ -1,0 +1,205 @@
+/**
+ * The GPU work queue: a size-bucketed buffer pool, one open command encoder that ops append
+ * compute dispatches to, a uniform arena written once per submit, uploads and readbacks.
+ *
+ * Ordering rule: `queue.writeBuffer` runs before any command buffer not yet submitted, so every
+ * upload first submits the pending encoder. Readbacks are the only waits for the GPU.
+ *
+ * @module
+ */
+import { device, GpuError } from "./device.ts";
+
+const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
+  GPUBufferUsage.COPY_DST;
+const ARENA_BYTES = 1 << 16;
+const UNIFORM_ALIGN = 256;
+
+/** Rounds a byte size up to its pool bucket: 4 buckets per power of two, at least 256 bytes. */
+export function bucketSize(bytes: number): number {
+  if (bytes <= 256) return 256;
+  const p = 2 ** Math.floor(Math.log2(bytes));
+  const step = p / 4;
+  return Math.ceil(bytes / step) * step;
+}
+
+/** Byte counters of the pool: what tensors hold, what waits for reuse, what the GPU holds. */
+export interface PoolStats {
+  /** Bytes in buffers owned by live tensors. */
+  liveBytes: number;
+  /** Bytes in free buffers waiting for reuse. */
+  freeBytes: number;
+  /** Number of buffers ever created. */
+  created: number;
+}
+
+/** A size-bucketed pool of storage buffers. Buffers return to it explicitly, never via GC. */
+export class BufferPool {
+  #free = new Map<number, GPUBuffer[]>();
+  #stats: PoolStats = { liveBytes: 0, freeBytes: 0, created: 0 };
+
+  /** A buffer of at least `bytes` bytes; `op` names the caller for the over-limit error. */
+  acquire(bytes: number, op = "alloc"): GPUBuffer {
+    const dev = device();
+    const size = bucketSize(Math.max(bytes, 4));
+    if (size > dev.gpu.limits.maxBufferSize) {
+      throw new GpuError(
+        `${op}: a buffer of ${bytes} bytes exceeds the device's maxBufferSize ` +
+          `(${dev.gpu.limits.maxBufferSize}); use a smaller batch or image size.`,
+      );
+    }
+    const list = this.#free.get(size);
+    let buf = list?.pop();
+    if (buf) {
+      this.#stats.freeBytes -= size;
+    } else {
+      dev.assertAlive();
+      buf = dev.gpu.createBuffer({ size, usage: STORAGE_USAGE, label: op });
+      this.#stats.created++;
+    }
+    this.#stats.liveBytes += size;
+    return buf;
+  }
+
+  /** Returns a buffer obtained from {@link acquire} to the pool. */
+  release(buf: GPUBuffer): void {
+    const size = buf.size;
+    let list = this.#free.get(size);
+    if (!list) this.#free.set(size, list = []);
+    list.push(buf);
+    this.#stats.liveBytes -= size;
+    this.#stats.freeBytes += size;
+  }
+
+  /** Destroys all free buffers (live ones are untouched). */
+  trim(): void {
+    for (const list of this.#free.values()) for (const b of list) b.destroy();
+    this.#free.clear();
+    this.#stats.freeBytes = 0;
+  }
+
+  /** A snapshot of the byte counters. */
+  stats(): PoolStats {
+    return { ...this.#stats };
+  }
+}
+
+/** The process-wide pool. */
+export const pool: BufferPool = new BufferPool();
+
+let encoder: GPUCommandEncoder | null = null;
+let pass: GPUComputePassEncoder | null = null;
+const arenaCpu = new ArrayBuffer(ARENA_BYTES);
+let arenaUsed = 0;
+let arenaGpu: GPUBuffer | null = null;
+let dispatches = 0;
+
+function getEncoder(): GPUCommandEncoder {
+  if (!encoder) encoder = device().gpu.createCommandEncoder();
+  return encoder;
+}
+
+/** The open compute pass of the pending encoder (one pass holds many dispatches). */
+export function computePass(): GPUComputePassEncoder {
+  if (!pass) pass = getEncoder().beginComputePass();
+  return pass;
+}
+
+/** The pending encoder with no pass open, for copies. */
+export function copyEncoder(): GPUCommandEncoder {
+  if (pass) {
+    pass.end();
+    pass = null;
+  }
+  return getEncoder();
+}
+
+/**
+ * Copies a uniform block into the arena and returns its binding; submits first if the arena
+ * is full. The arena reaches the GPU with one `writeBuffer` just before the submit.
+ */
+export function uniformBinding(data: ArrayBuffer): GPUBufferBinding {
+  const dev = device();
+  if (!arenaGpu) {
+    arenaGpu = dev.gpu.createBuffer({
+      size: ARENA_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: "uniform-arena",
+    });
+  }
+  const size = Math.ceil(data.byteLength / 16) * 16;
+  if (arenaUsed + size > ARENA_BYTES) flush();
+  const offset = arenaUsed;
+  new Uint8Array(arenaCpu, offset, data.byteLength).set(new Uint8Array(data));
+  arenaUsed = Math.ceil((offset + size) / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+  return { buffer: arenaGpu, offset, size };
+}
+
+/** Counts dispatches; long queues are submitted so the GPU starts early. */
+export function noteDispatch(): void {
+  if (++dispatches >= 512) flush();
+}
+
+/** Submits all pending work (no wait). */
+export function flush(): void {
+  if (!encoder) return;
+  const dev = device();
+  if (pass) {
+    pass.end();
+    pass = null;
+  }
+  if (arenaUsed > 0 && arenaGpu) {
+    dev.gpu.queue.writeBuffer(arenaGpu, 0, arenaCpu, 0, arenaUsed);
+  }
+  dev.gpu.queue.submit([encoder.finish()]);
+  encoder = null;
+  arenaUsed = 0;
+  dispatches = 0;
+}
+
+/** Writes host data into a GPU buffer, after submitting pending work that might read it. */
+export function upload(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+  flush();
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  // writeBuffer needs a multiple of 4 bytes.
+  const padded = bytes.byteLength % 4 === 0 ? bytes : (() => {
+    const p = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+    p.set(bytes);
+    return p;
+  })();
+  device().gpu.queue.writeBuffer(buf, byteOffset, padded);
+}
+
+/** Reads `bytes` bytes of a buffer back to the host: the one place that waits for the GPU. */
+export async function readBuffer(
+  buf: GPUBuffer,
+  bytes: number,
+  byteOffset = 0,
+): Promise<ArrayBuffer> {
+  const dev = device();
+  const size = Math.ceil(bytes / 4) * 4;
+  const staging = dev.gpu.createBuffer({
+    size: Math.max(size, 4),
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  copyEncoder().copyBufferToBuffer(buf, byteOffset, staging, 0, size);
+  flush();
+  try {
+    await staging.mapAsync(GPUMapMode.READ);
+  } catch (e) {
+    await dev.check();
+    throw new GpuError(`readback failed: ${(e as Error).message}`);
+  }
+  const out = staging.getMappedRange().slice(0, bytes);
+  staging.unmap();
+  staging.destroy();
+  await dev.check();
+  return out;
+}
+
+/** Waits until the GPU has finished all submitted work, then throws any pending GPU error. */
+export async function sync(): Promise<void> {
+  flush();
+  const dev = device();
+  await dev.gpu.queue.onSubmittedWorkDone();
+  await dev.check();
+}

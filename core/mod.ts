@@ -1,0 +1,9 @@
+/**
+ * The minimal core: device, engine (pool, queue), tensors, autograd.
+ *
+ * @module
+ */
+export * from "./device.ts";
+export * from "./engine.ts";
+export * from "./tensor.ts";
+export * from "./autograd.ts";

@@ -1,0 +1,179 @@
+/**
+ * Compiled WGSL kernels and their dispatch. A kernel is created once per (source, entry,
+ * override constants) and cached; each dispatch binds an optional uniform block at binding 0
+ * and storage tensors at bindings 1.. in order.
+ *
+ * @module
+ */
+import { device, GpuError } from "../core/device.ts";
+import { computePass, noteDispatch, uniformBinding } from "../core/engine.ts";
+import { fmtShape, type Tensor } from "../core/tensor.ts";
+
+/** A uniform value: plain numbers are written as i32 (u32 bit pattern for >= 0); wrap floats with {@link f32}. */
+export type Param = number | { f: number };
+
+/** Marks a uniform value as an f32. */
+export function f32(v: number): { f: number } {
+  return { f: v };
+}
+
+/** Packs uniform values, 4 bytes each, in order. */
+export function packParams(values: readonly Param[]): ArrayBuffer {
+  const buf = new ArrayBuffer(Math.max(16, Math.ceil(values.length / 4) * 16));
+  const i32 = new Int32Array(buf);
+  const u32 = new Uint32Array(buf);
+  const f = new Float32Array(buf);
+  values.forEach((v, i) => {
+    if (typeof v === "number") {
+      if (v > 0x7fffffff) u32[i] = v;
+      else i32[i] = v;
+    } else f[i] = v.f;
+  });
+  return buf;
+}
+
+/** Description of a kernel. */
+export interface KernelSpec {
+  /** Name used in errors and benchmarks. */
+  name: string;
+  /** WGSL source. */
+  code: string;
+  /** Entry point (default "main"). */
+  entry?: string;
+  /** Pipeline-overridable constants (tile sizes, op selectors). */
+  constants?: Record<string, number>;
+}
+
+const cache = new Map<string, Kernel>();
+const modules = new Map<string, GPUShaderModule>();
+const layouts = new Map<string, GPUPipelineLayout>();
+
+const BINDING_RE = /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*read_write|storage\s*,\s*read|storage)\s*>/g;
+
+/**
+ * An explicit layout from the module's binding declarations, so an entry point that does not
+ * use every binding still accepts the full set (layout "auto" would drop the unused ones).
+ */
+function layoutFor(gpu: GPUDevice, code: string): GPUPipelineLayout {
+  let l = layouts.get(code);
+  if (l) return l;
+  const entries: GPUBindGroupLayoutEntry[] = [];
+  for (const m of code.matchAll(BINDING_RE)) {
+    const kind = m[2].replace(/\s/g, "");
+    const type: GPUBufferBindingType = kind === "uniform"
+      ? "uniform"
+      : kind === "storage,read_write"
+      ? "storage"
+      : "read-only-storage";
+    entries.push({ binding: Number(m[1]), visibility: GPUShaderStage.COMPUTE, buffer: { type } });
+  }
+  const bgl = gpu.createBindGroupLayout({ entries });
+  l = gpu.createPipelineLayout({ bindGroupLayouts: [bgl] });
+  layouts.set(code, l);
+  bindLayouts.set(l, bgl);
+  return l;
+}
+const bindLayouts = new Map<GPUPipelineLayout, GPUBindGroupLayout>();
+
+/** A compiled compute pipeline. */
+export class Kernel {
+  /** Kernel name. */
+  readonly name: string;
+  /** The pipeline. */
+  readonly pipeline: GPUComputePipeline;
+  /** Whether binding 0 is a uniform block. */
+  readonly hasUniforms: boolean;
+  /** The explicit bind group layout. */
+  readonly bindLayout: GPUBindGroupLayout;
+
+  constructor(spec: KernelSpec) {
+    const dev = device();
+    this.name = spec.name;
+    this.hasUniforms = /@binding\(0\)\s*var<uniform>/.test(spec.code);
+    let mod = modules.get(spec.code);
+    dev.gpu.pushErrorScope("validation");
+    if (!mod) {
+      mod = dev.gpu.createShaderModule({ code: spec.code, label: spec.name });
+      modules.set(spec.code, mod);
+    }
+    const layout = layoutFor(dev.gpu, spec.code);
+    this.bindLayout = bindLayouts.get(layout)!;
+    this.pipeline = dev.gpu.createComputePipeline({
+      layout,
+      label: spec.name,
+      compute: { module: mod, entryPoint: spec.entry ?? "main", constants: spec.constants },
+    });
+    dev.gpu.popErrorScope().then((e) => {
+      if (e) dev.pushError(new GpuError(`kernel '${spec.name}' failed to compile: ${e.message}`));
+    });
+  }
+
+  /**
+   * Appends one dispatch. `groups` is the workgroup grid; `tensors` bind at 1.. in order.
+   * `op` and the tensors' shapes name the failing call in errors.
+   */
+  dispatch(
+    tensors: readonly (Tensor | GPUBufferBinding)[],
+    params: readonly Param[] | null,
+    groups: readonly [number, number?, number?],
+  ): void {
+    const dev = device();
+    const max = dev.gpu.limits.maxComputeWorkgroupsPerDimension;
+    const [x, y = 1, z = 1] = groups;
+    if (x > max || y > max || z > max) {
+      throw new GpuError(
+        `${this.name}: grid [${x}, ${y}, ${z}] exceeds maxComputeWorkgroupsPerDimension ${max}`,
+      );
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const entries: GPUBindGroupEntry[] = [];
+    if (this.hasUniforms) {
+      entries.push({ binding: 0, resource: uniformBinding(packParams(params ?? [])) });
+    }
+    tensors.forEach((t, i) => {
+      if ("buffer" in t && "shape" in t) {
+        const tt = t as Tensor;
+        tt.assertLive(this.name);
+        if (tt.bytes > dev.maxBinding) {
+          throw new GpuError(
+            `${this.name}: tensor ${fmtShape(tt.shape)} is ${tt.bytes} bytes, over the ` +
+              `adapter's storage binding limit ${dev.maxBinding}; use a smaller batch.`,
+          );
+        }
+        entries.push({
+          binding: i + 1,
+          resource: { buffer: tt.buffer, size: Math.max(16, Math.ceil(tt.bytes / 16) * 16) },
+        });
+      } else entries.push({ binding: i + 1, resource: t as GPUBufferBinding });
+    });
+    dev.scoped(this.name, () => {
+      const bg = dev.gpu.createBindGroup({
+        layout: this.bindLayout,
+        entries,
+      });
+      const pass = computePass();
+      pass.setPipeline(this.pipeline);
+      pass.setBindGroup(0, bg);
+      pass.dispatchWorkgroups(x, y, z);
+    });
+    noteDispatch();
+  }
+}
+
+/** The cached kernel for a spec. */
+export function kernel(spec: KernelSpec): Kernel {
+  const key = `${spec.name}|${spec.entry ?? "main"}|${JSON.stringify(spec.constants ?? {})}|${
+    spec.code.length
+  }`;
+  let k = cache.get(key);
+  if (!k) cache.set(key, k = new Kernel(spec));
+  return k;
+}
+
+/** Splits `n` workgroups over x and y so neither exceeds 65535; kernels rebuild the index as `gid.x + gid.y * nx * wg`. */
+export function grid(n: number): [number, number] {
+  const max = 65535;
+  if (n <= max) return [Math.max(n, 1), 1];
+  const y = Math.ceil(n / max);
+  return [Math.ceil(n / y), y];
+}

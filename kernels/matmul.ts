@@ -1,0 +1,133 @@
+/**
+ * Matrix products: batched `matmul` with optional transposes and batch broadcasting, and
+ * `linear` (`x @ weight^T + bias`, PyTorch layout). Forward and backward side by side.
+ *
+ * @module
+ */
+import matmulSrc from "./matmul.wgsl" with { type: "text" };
+import { kernel } from "./kernel.ts";
+import { empty, fmtShape, numel, type Tensor } from "../core/tensor.ts";
+import { record } from "../core/autograd.ts";
+import { GpuError } from "../core/device.ts";
+import { sumTo } from "./reduce.ts";
+import { add } from "./elementwise.ts";
+
+interface Dims {
+  batch: number[];
+  m: number;
+  n: number;
+  k: number;
+}
+
+function dims(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Dims {
+  if (a.shape.length < 2 || b.shape.length < 2) {
+    throw new GpuError(
+      `matmul: inputs need at least 2 dims, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+    );
+  }
+  const [ar, ac] = a.shape.slice(-2);
+  const [br, bc] = b.shape.slice(-2);
+  const m = ta ? ac : ar, ka = ta ? ar : ac;
+  const kb = tb ? bc : br, n = tb ? br : bc;
+  if (ka !== kb) {
+    throw new GpuError(
+      `matmul: inner dims differ: ${fmtShape(a.shape)}${ta ? "^T" : ""} @ ${
+        fmtShape(b.shape)
+      }${tb ? "^T" : ""}`,
+    );
+  }
+  const ab = a.shape.slice(0, -2), bb = b.shape.slice(0, -2);
+  let batch: number[];
+  if (ab.length === 0) batch = bb;
+  else if (bb.length === 0) batch = ab;
+  else if (ab.length === bb.length && ab.every((d, i) => d === bb[i])) batch = ab;
+  else {
+    throw new GpuError(
+      `matmul: batch dims ${fmtShape(ab)} and ${fmtShape(bb)} must match (or one side be 2-D)`,
+    );
+  }
+  return { batch, m, n, k: ka };
+}
+
+/** Raw batched product `op(a) @ op(b)`, no autograd. */
+export function matmulRaw(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
+  const d = dims(a, b, ta, tb);
+  const nb = numel(d.batch);
+  const c = empty([...d.batch, d.m, d.n], "f32", "matmul");
+  const sa = a.shape.length === 2 ? 0 : d.m * d.k;
+  const sb = b.shape.length === 2 ? 0 : d.k * d.n;
+  if (nb > 65535) throw new GpuError(`matmul: batch ${nb} exceeds 65535`);
+  kernel({ name: "matmul", code: matmulSrc, constants: { WGX: 8, WGY: 8 } }).dispatch(
+    [a, b, c],
+    [d.m, d.n, d.k, ta ? 1 : 0, tb ? 1 : 0, sa, sb, d.m * d.n],
+    [Math.ceil(d.n / 32), Math.ceil(d.m / 32), nb],
+  );
+  return c;
+}
+
+/** Batched matrix product with autograd; `ta`/`tb` transpose the last two dims. */
+export function matmul(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
+  const y = matmulRaw(a, b, ta, tb);
+  record("matmul", [a, b], [y], [a, b], ([g], [as, bs]) => {
+    if (!g) return [null, null];
+    let ga: Tensor | null = null, gb: Tensor | null = null;
+    if (as.requiresGrad) {
+      const r = ta ? matmulRaw(bs, g, tb, true) : matmulRaw(g, bs, false, !tb);
+      ga = sumTo(r, as.shape);
+    }
+    if (bs.requiresGrad) {
+      const r = tb ? matmulRaw(g, as, true, ta) : matmulRaw(as, g, !ta, false);
+      gb = sumTo(r, bs.shape);
+    }
+    return [ga, gb];
+  });
+  return y;
+}
+
+/** `x @ weight^T + bias` over the last dim of x; weight is `[out, in]` (PyTorch layout). */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const inF = x.shape.at(-1)!;
+  if (weight.shape.length !== 2 || weight.shape[1] !== inF) {
+    throw new GpuError(
+      `linear: input ${fmtShape(x.shape)} does not match weight ${fmtShape(weight.shape)}`,
+    );
+  }
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== weight.shape[0])) {
+    throw new GpuError(`linear: bias ${fmtShape(bias.shape)} for weight ${fmtShape(weight.shape)}`);
+  }
+  const x2 = flatten2(x);
+  const y2 = matmul(x2, weight, false, true);
+  const out = bias ? add(y2, bias) : y2;
+  return out.shape.length === x.shape.length ? out : reshapeOp(out, [...x.shape.slice(0, -1), weight.shape[0]]);
+}
+
+/** Reshape with autograd (storage is shared). */
+export function reshapeOp(x: Tensor, shape: readonly number[]): Tensor {
+  const y = x.reshape(shape);
+  record("reshape", [x], [y], [], ([g]) => [g ? g.reshape(x.shape) : null]);
+  return y;
+}
+
+function flatten2(x: Tensor): Tensor {
+  if (x.shape.length === 2) return x;
+  return reshapeOp(x, [-1, x.shape.at(-1)!]);
+}
+
+/** Plain-TS reference of a 2-D product (tests, small sizes). */
+export function matmulRef(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  m: number,
+  k: number,
+  n: number,
+): Float64Array {
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let t = 0; t < k; t++) s += a[i * k + t] * b[t * n + j];
+      c[i * n + j] = s;
+    }
+  }
+  return c;
+}

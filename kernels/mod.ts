@@ -1,0 +1,10 @@
+/**
+ * Sinter's WGSL kernels as autograd-aware ops. Importing this module also wires the autograd
+ * engine's accumulation ops.
+ *
+ * @module
+ */
+export * from "./kernel.ts";
+export * from "./elementwise.ts";
+export * from "./reduce.ts";
+export * from "./matmul.ts";

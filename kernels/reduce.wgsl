@@ -1,0 +1,55 @@
+// Sum (or max) over a set of axes: one workgroup per output element, threads stride the reduced
+// elements, then a tree reduction in workgroup memory. Dims are split into kept (k*) and
+// reduced (r*) lists, each padded to rank 6 with size 1.
+override OP: u32 = 0u; // 0 sum, 1 max
+const WG: u32 = 64u;
+
+struct P {
+  nout: u32, nred: u32, scale: f32, _p: u32,
+  kshape: array<vec4u, 2>,
+  kstride: array<vec4u, 2>,
+  rshape: array<vec4u, 2>,
+  rstride: array<vec4u, 2>,
+}
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+var<workgroup> acc: array<f32, WG>;
+
+fn dimv(arr: array<vec4u, 2>, d: u32) -> u32 {
+  return arr[d / 4u][d % 4u];
+}
+
+fn offset(idx: u32, shape: array<vec4u, 2>, stride: array<vec4u, 2>) -> u32 {
+  var rem = idx;
+  var off = 0u;
+  for (var d = 5i; d >= 0; d--) {
+    let s = dimv(shape, u32(d));
+    off += (rem % s) * dimv(stride, u32(d));
+    rem = rem / s;
+  }
+  return off;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let o = wid.y * nwg.x + wid.x;
+  if (o >= p.nout) { return; }
+  let base = offset(o, p.kshape, p.kstride);
+  var v = select(0.0, -3.4028235e38, OP == 1u);
+  for (var r = li; r < p.nred; r += WG) {
+    let xv = x[base + offset(r, p.rshape, p.rstride)];
+    if (OP == 1u) { v = max(v, xv); } else { v += xv; }
+  }
+  acc[li] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (li < s) {
+      if (OP == 1u) { acc[li] = max(acc[li], acc[li + s]); } else { acc[li] += acc[li + s]; }
+    }
+    workgroupBarrier();
+  }
+  if (li == 0u) { y[o] = acc[0] * p.scale; }
+}
