@@ -145,16 +145,34 @@ export class Device {
 
 let devicePromise: Promise<Device> | null = null;
 
+/** Reads an environment variable; without --allow-env it counts as unset. */
+export function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
 function isSoftware(desc: string): boolean {
   return /llvmpipe|lavapipe|swiftshader|warp|software/i.test(desc);
 }
 
 async function createDevice(): Promise<Device> {
   if (!("gpu" in navigator) || !navigator.gpu) throw new NoAdapterError();
-  const power = Deno.env.get("SINTER_POWER_PREFERENCE") as GPUPowerPreference | undefined;
+  // Mesa's llvmpipe/lavapipe rasterize on one thread unless told otherwise; it reads this
+  // variable when the adapter is created, so setting it here (if the user did not) is enough.
+  try {
+    if (!readEnv("LP_NUM_THREADS")) {
+      Deno.env.set("LP_NUM_THREADS", String(navigator.hardwareConcurrency || 1));
+    }
+  } catch {
+    // Without --allow-env the software adapter runs on one core; nothing else changes.
+  }
+  const power = readEnv("SINTER_POWER_PREFERENCE") as GPUPowerPreference | undefined;
   const adapter = await navigator.gpu.requestAdapter({
     powerPreference: power ?? "high-performance",
-    forceFallbackAdapter: Deno.env.get("SINTER_FORCE_FALLBACK") === "1",
+    forceFallbackAdapter: readEnv("SINTER_FORCE_FALLBACK") === "1",
   });
   if (!adapter) throw new NoAdapterError();
   const limits: Record<string, number> = {};
@@ -163,7 +181,7 @@ async function createDevice(): Promise<Device> {
     if (typeof v === "number") limits[key] = v;
   }
   const features = [...adapter.features] as string[];
-  const wantF16 = features.includes("shader-f16") && Deno.env.get("SINTER_F16") !== "0";
+  const wantF16 = features.includes("shader-f16") && readEnv("SINTER_F16") !== "0";
   const required: GPUFeatureName[] = [];
   if (wantF16) required.push("shader-f16");
   if (features.includes("timestamp-query")) required.push("timestamp-query");
@@ -173,13 +191,13 @@ async function createDevice(): Promise<Device> {
     description: info.description || info.device || "unknown",
     vendor: info.vendor,
     architecture: info.architecture,
-    backend: Deno.env.get("DENO_WEBGPU_BACKEND") ?? "default",
+    backend: readEnv("DENO_WEBGPU_BACKEND") ?? "default (Vulkan first where a driver exists)",
     software: isSoftware(info.description ?? "") || adapter.info.isFallbackAdapter === true,
     f16: wantF16,
     features,
     limits,
   };
-  return new Device(gpu, report, Deno.env.get("SINTER_DEBUG") === "1");
+  return new Device(gpu, report, readEnv("SINTER_DEBUG") === "1");
 }
 
 /** Returns the process-wide device, creating it on first use. */

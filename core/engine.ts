@@ -166,7 +166,7 @@ export function upload(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0): v
     p.set(bytes);
     return p;
   })();
-  device().gpu.queue.writeBuffer(buf, byteOffset, padded);
+  device().gpu.queue.writeBuffer(buf, byteOffset, padded as Uint8Array<ArrayBuffer>);
 }
 
 /** Reads `bytes` bytes of a buffer back to the host: the one place that waits for the GPU. */

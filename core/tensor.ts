@@ -57,10 +57,18 @@ export class Tensor {
   name?: string;
   #refs = 1;
   #disposed = false;
+  /** For a view: the tensor owning the storage (holds one reference for the view). */
+  readonly #base: Tensor | null;
 
   /** Wraps a buffer from the pool; use {@link empty} or {@link tensor} instead. */
-  constructor(buffer: GPUBuffer, shape: readonly number[], dtype: DType = "f32") {
+  constructor(
+    buffer: GPUBuffer,
+    shape: readonly number[],
+    dtype: DType = "f32",
+    base: Tensor | null = null,
+  ) {
     this.buffer = buffer;
+    this.#base = base;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = numel(shape);
@@ -89,10 +97,12 @@ export class Tensor {
     return this;
   }
 
-  /** Drops a reference; the buffer returns to the pool at zero. */
+  /** Drops a reference; at zero the buffer returns to the pool (a view releases its base). */
   release(): void {
-    if (--this.#refs === 0) pool.release(this.buffer);
-    else if (this.#refs < 0) throw new GpuError("tensor released more often than retained");
+    if (--this.#refs === 0) {
+      if (this.#base) this.#base.release();
+      else pool.release(this.buffer);
+    } else if (this.#refs < 0) throw new GpuError("tensor released more often than retained");
   }
 
   /** Drops the creator's reference (idempotent) and the gradient. */
@@ -141,8 +151,9 @@ export class Tensor {
     if (numel(s) !== this.size) {
       throw new GpuError(`reshape: cannot view ${fmtShape(this.shape)} as ${fmtShape(shape)}`);
     }
-    this.retain();
-    return new Tensor(this.buffer, s, this.dtype);
+    const base = this.#base ?? this;
+    base.retain();
+    return new Tensor(this.buffer, s, this.dtype, base);
   }
 
   /** Marks this tensor as a leaf that collects gradients. */
