@@ -129,7 +129,13 @@ export async function gradcheck(
       datas[i][j] = orig;
       numeric[j] = (lp - lm) / (2 * eps);
     }
-    assertAllClose(analytic, numeric, opts.rtol ?? 2e-2, opts.atol ?? 2e-3, `gradient of input ${i}`);
+    assertAllClose(
+      analytic,
+      numeric,
+      opts.rtol ?? 2e-2,
+      opts.atol ?? 2e-3,
+      `gradient of input ${i}`,
+    );
   }
   for (const x of xs) x.dispose();
 }
