@@ -37,3 +37,26 @@ Deno.test("a tensor over the storage binding limit is refused with op, shape and
   );
   big.dispose();
 });
+
+Deno.test("a validation error is thrown at the next sync, naming the kernel", async () => {
+  await initDevice();
+  const { tensor } = await import("./mod.ts");
+  const { binaryRaw } = await import("../kernels/mod.ts");
+  const a = tensor([1, 2], [2]);
+  binaryRaw("add", a, a, a); // a bound as read and read_write: invalid usage
+  await assert.rejects(() => sync(), /binary_add/);
+  a.dispose();
+});
+
+Deno.test("a lost device makes every later use throw a clear error", async () => {
+  const { Device } = await import("./mod.ts");
+  const main = await initDevice();
+  const adapter = await navigator.gpu.requestAdapter();
+  const gpu = await adapter!.requestDevice();
+  const dev = new Device(gpu, main.report, false);
+  gpu.destroy();
+  await gpu.lost;
+  await new Promise((r) => setTimeout(r, 0));
+  assert.throws(() => dev.assertAlive(), /GPU device lost \(destroyed\)/);
+  await assert.rejects(() => dev.check(), /GPU device lost/);
+});
