@@ -52,7 +52,9 @@ export async function doctor(args: Record<string, string>): Promise<number> {
     console.log(JSON.stringify(r, null, 2));
     return 0;
   }
-  console.log(`adapter:  ${r.description} (vendor ${r.vendor}${r.architecture ? ", " + r.architecture : ""})`);
+  console.log(
+    `adapter:  ${r.description} (vendor ${r.vendor}${r.architecture ? ", " + r.architecture : ""})`,
+  );
   console.log(`backend:  ${r.backend}${r.software ? " (software adapter: CPU rasterizer)" : ""}`);
   console.log(`threads:  LP_NUM_THREADS=${readEnv("LP_NUM_THREADS") ?? "(unset)"}`);
   console.log(`f16:      ${r.f16 ? "shader-f16 available" : "no shader-f16 (fp32 only)"}`);

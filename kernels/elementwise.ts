@@ -276,8 +276,11 @@ export function erfRef(v: number): number {
 
 /** Reference GELU on host data. */
 export function geluRef(x: ArrayLike<number>, approximate: "none" | "tanh" = "none"): Float32Array {
-  return Float32Array.from(x, (v) =>
-    approximate === "tanh"
-      ? 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))
-      : 0.5 * v * (1 + erfRef(v / Math.SQRT2)));
+  return Float32Array.from(
+    x,
+    (v) =>
+      approximate === "tanh"
+        ? 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))
+        : 0.5 * v * (1 + erfRef(v / Math.SQRT2)),
+  );
 }

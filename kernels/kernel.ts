@@ -48,7 +48,8 @@ const cache = new Map<string, Kernel>();
 const modules = new Map<string, GPUShaderModule>();
 const layouts = new Map<string, GPUPipelineLayout>();
 
-const BINDING_RE = /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*read_write|storage\s*,\s*read|storage)\s*>/g;
+const BINDING_RE =
+  /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*read_write|storage\s*,\s*read|storage)\s*>/g;
 
 /**
  * An explicit layout from the module's binding declarations, so an entry point that does not
@@ -162,9 +163,9 @@ export class Kernel {
 
 /** The cached kernel for a spec. */
 export function kernel(spec: KernelSpec): Kernel {
-  const key = `${spec.name}|${spec.entry ?? "main"}|${JSON.stringify(spec.constants ?? {})}|${
-    spec.code.length
-  }`;
+  const key = `${spec.name}|${spec.entry ?? "main"}|${
+    JSON.stringify(spec.constants ?? {})
+  }|${spec.code.length}`;
   let k = cache.get(key);
   if (!k) cache.set(key, k = new Kernel(spec));
   return k;

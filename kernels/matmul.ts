@@ -31,9 +31,9 @@ function dims(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Dims {
   const kb = tb ? bc : br, n = tb ? br : bc;
   if (ka !== kb) {
     throw new GpuError(
-      `matmul: inner dims differ: ${fmtShape(a.shape)}${ta ? "^T" : ""} @ ${
-        fmtShape(b.shape)
-      }${tb ? "^T" : ""}`,
+      `matmul: inner dims differ: ${fmtShape(a.shape)}${ta ? "^T" : ""} @ ${fmtShape(b.shape)}${
+        tb ? "^T" : ""
+      }`,
     );
   }
   const ab = a.shape.slice(0, -2), bb = b.shape.slice(0, -2);
@@ -98,7 +98,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const x2 = flatten2(x);
   const y2 = matmul(x2, weight, false, true);
   const out = bias ? add(y2, bias) : y2;
-  return out.shape.length === x.shape.length ? out : reshapeOp(out, [...x.shape.slice(0, -1), weight.shape[0]]);
+  return out.shape.length === x.shape.length
+    ? out
+    : reshapeOp(out, [...x.shape.slice(0, -1), weight.shape[0]]);
 }
 
 /** Reshape with autograd (storage is shared). */

@@ -39,7 +39,10 @@ export function reduceRaw(
     strides[i] = s;
     s *= x.shape[i];
   }
-  const kshape: number[] = [], kstride: number[] = [], rshape: number[] = [], rstride: number[] = [];
+  const kshape: number[] = [],
+    kstride: number[] = [],
+    rshape: number[] = [],
+    rstride: number[] = [];
   x.shape.forEach((d, i) => {
     if (axes.includes(i)) {
       rshape.push(d);
@@ -143,4 +146,3 @@ export function max(x: Tensor, axes: number | number[], keepDim = false): Tensor
   r.dispose();
   return y;
 }
-

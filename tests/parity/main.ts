@@ -23,7 +23,7 @@ for (const entry of coveredCases(dir)) {
       r.worst.toExponential(2)
     }`,
   );
-  if (!r.ok || verbose) for (const d of r.details) console.log(`       ${d}`);
+  if (!r.ok || verbose) { for (const d of r.details) console.log(`       ${d}`); }
 }
 const pending = listCases(dir).filter((c) => !COVERED_GROUPS.includes(c.group));
 if (pending.length) {

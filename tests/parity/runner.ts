@@ -5,7 +5,7 @@
  * @module
  */
 import { compareClose } from "../../core/testing.ts";
-import { type RefCase, type RefIndexEntry, listCases, loadCase, refdataDir } from "./refdata.ts";
+import { listCases, loadCase, type RefCase, refdataDir, type RefIndexEntry } from "./refdata.ts";
 import { handlers } from "./handlers/mod.ts";
 import { clearTape, pool, tapeLength } from "../../core/mod.ts";
 
@@ -63,7 +63,9 @@ export async function runCase(entry: RefIndexEntry, dir = refdataDir()): Promise
       name: c.name,
       ok: false,
       worst: Infinity,
-      details: [`no handler for op '${c.op}' (group ${c.group}): add one in tests/parity/handlers/`],
+      details: [
+        `no handler for op '${c.op}' (group ${c.group}): add one in tests/parity/handlers/`,
+      ],
     };
   }
   try {
