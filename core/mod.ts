@@ -7,3 +7,5 @@ export * from "./device.ts";
 export * from "./engine.ts";
 export * from "./tensor.ts";
 export * from "./autograd.ts";
+export * from "./optim/mod.ts";
+export * from "./schedule.ts";
