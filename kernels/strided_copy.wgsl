@@ -1,0 +1,34 @@
+// Strided copy between a contiguous tensor and a strided view of another one (rank <= 6,
+// padded with size-1 dims): the view's element at coordinates c is src/dst[offset + sum c_d s_d].
+// MODE 0 gathers (b[i] = a[view(i)]), MODE 1 scatters (b[view(i)] = a[i]); i runs over the
+// view in row-major order. Used for head split/merge permutations.
+override MODE: u32 = 0u;
+override WG: u32 = 256u;
+
+struct P {
+  n: u32, offset: u32, _p0: u32, _p1: u32,
+  shape: array<vec4u, 2>,
+  stride: array<vec4u, 2>,
+}
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> b: array<f32>;
+
+fn dimv(arr: array<vec4u, 2>, d: u32) -> u32 {
+  return arr[d / 4u][d % 4u];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + li;
+  if (i >= p.n) { return; }
+  var rem = i;
+  var j = p.offset;
+  for (var d = 5i; d >= 0; d--) {
+    let s = dimv(p.shape, u32(d));
+    j += (rem % s) * dimv(p.stride, u32(d));
+    rem = rem / s;
+  }
+  if (MODE == 1u) { b[j] = a[i]; } else { b[i] = a[j]; }
+}
