@@ -7,5 +7,6 @@ export * from "./device.ts";
 export * from "./engine.ts";
 export * from "./tensor.ts";
 export * from "./autograd.ts";
+export * from "./random.ts";
 export * from "./optim/mod.ts";
 export * from "./schedule.ts";

@@ -6,6 +6,9 @@
  */
 import { type Tensor, tensor, tidy } from "./tensor.ts";
 import { backward, noGrad } from "./autograd.ts";
+import { randomData } from "./random.ts";
+
+export { randomData };
 
 /** Result of a closeness comparison. */
 export interface CloseReport {
@@ -68,20 +71,6 @@ export function assertAllClose(
 ): void {
   const r = compareClose(got, ref, rtol, atol);
   if (!r.ok) throw new Error(`${what}: not close (rtol ${rtol}, atol ${atol}): ${r.message}`);
-}
-
-/** Deterministic pseudo-random floats in [-1, 1) (mulberry32). */
-export function randomData(n: number, seed = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
 }
 
 /**

@@ -8,3 +8,8 @@ export * from "./kernel.ts";
 export * from "./elementwise.ts";
 export * from "./reduce.ts";
 export * from "./matmul.ts";
+export * from "./conv2d.ts";
+export * from "./norm.ts";
+export * from "./softmax.ts";
+export * from "./normalize.ts";
+export * from "./attention.ts";

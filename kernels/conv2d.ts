@@ -1,0 +1,315 @@
+/**
+ * 2-D convolution with PyTorch semantics and layouts (x NCHW, weight `[Cout, Cin/groups, KH, KW]`,
+ * cross-correlation, zero padding, stride, dilation, groups), forward and backward for x, weight
+ * and bias. The general case is an implicit GEMM with register blocking (conv2d_fwd.wgsl,
+ * conv2d_dx.wgsl, conv2d_dw.wgsl); depthwise convolutions have their own simple kernels.
+ *
+ * @module
+ */
+import fwdSrc from "./conv2d_fwd.wgsl" with { type: "text" };
+import dxSrc from "./conv2d_dx.wgsl" with { type: "text" };
+import dwSrc from "./conv2d_dw.wgsl" with { type: "text" };
+import sumSrc from "./conv2d_sum.wgsl" with { type: "text" };
+import dwiseSrc from "./conv2d_depthwise.wgsl" with { type: "text" };
+import { grid, kernel } from "./kernel.ts";
+import { empty, fmtShape, type Tensor } from "../core/tensor.ts";
+import { record } from "../core/autograd.ts";
+import { GpuError } from "../core/device.ts";
+import { reduceRaw } from "./reduce.ts";
+
+/** Options of {@link conv2d}; a number means the same value for height and width. */
+export interface Conv2dOptions {
+  /** Stride (default 1). */
+  stride?: number | readonly [number, number];
+  /** Zero padding on each side (default 0). */
+  padding?: number | readonly [number, number];
+  /** Dilation (default 1). */
+  dilation?: number | readonly [number, number];
+  /** Groups (default 1); Cin and Cout must be divisible by it. */
+  groups?: number;
+}
+
+/** Fully resolved geometry of one convolution. */
+export interface ConvGeometry {
+  /** Batch. */
+  N: number;
+  /** Input channels. */
+  Cin: number;
+  /** Input height. */
+  H: number;
+  /** Input width. */
+  W: number;
+  /** Output channels. */
+  Cout: number;
+  /** Output height. */
+  OH: number;
+  /** Output width. */
+  OW: number;
+  /** Kernel height. */
+  KH: number;
+  /** Kernel width. */
+  KW: number;
+  /** Stride [h, w]. */
+  stride: [number, number];
+  /** Padding [h, w]. */
+  padding: [number, number];
+  /** Dilation [h, w]. */
+  dilation: [number, number];
+  /** Groups. */
+  groups: number;
+}
+
+const WG = 64;
+
+function pair(v: number | readonly [number, number] | undefined, def: number): [number, number] {
+  if (v === undefined) return [def, def];
+  return typeof v === "number" ? [v, v] : [v[0], v[1]];
+}
+
+/** Validates shapes and options and returns the geometry; throws `GpuError` naming the shapes. */
+export function convGeometry(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  opts: Conv2dOptions = {},
+): ConvGeometry {
+  const stride = pair(opts.stride, 1);
+  const padding = pair(opts.padding, 0);
+  const dilation = pair(opts.dilation, 1);
+  const groups = opts.groups ?? 1;
+  const what = `conv2d: input ${fmtShape(xShape)}, weight ${fmtShape(wShape)}`;
+  if (xShape.length !== 4 || wShape.length !== 4) {
+    throw new GpuError(`${what}: input must be NCHW and weight [Cout, Cin/groups, KH, KW]`);
+  }
+  const [N, Cin, H, W] = xShape;
+  const [Cout, cig, KH, KW] = wShape;
+  if (!Number.isInteger(groups) || groups < 1 || Cin % groups || Cout % groups) {
+    throw new GpuError(`${what}: groups ${groups} must divide Cin and Cout`);
+  }
+  if (cig * groups !== Cin) {
+    throw new GpuError(`${what}: weight has ${cig} input channels, expected Cin/groups = ${Cin / groups}`);
+  }
+  if ([...stride, ...dilation].some((v) => !Number.isInteger(v) || v < 1)) {
+    throw new GpuError(`${what}: stride ${stride} and dilation ${dilation} must be >= 1`);
+  }
+  if (padding.some((v) => !Number.isInteger(v) || v < 0)) {
+    throw new GpuError(`${what}: padding ${padding} must be >= 0`);
+  }
+  const OH = Math.floor((H + 2 * padding[0] - dilation[0] * (KH - 1) - 1) / stride[0]) + 1;
+  const OW = Math.floor((W + 2 * padding[1] - dilation[1] * (KW - 1) - 1) / stride[1]) + 1;
+  if (OH < 1 || OW < 1) throw new GpuError(`${what}: output would be empty (${OH}x${OW})`);
+  return { N, Cin, H, W, Cout, OH, OW, KH, KW, stride, padding, dilation, groups };
+}
+
+function isDepthwise(g: ConvGeometry): boolean {
+  return g.groups === g.Cin && g.groups === g.Cout;
+}
+
+/** Channels per thread: 8 when a group has enough of them, else 4. */
+function block(channels: number): number {
+  return channels >= 8 ? 8 : 4;
+}
+
+function baseParams(g: ConvGeometry): number[] {
+  return [
+    g.N, g.Cin, g.H, g.W, g.Cout, g.OH, g.OW, 0,
+    g.KH, g.KW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1],
+    g.Cin / g.groups, g.Cout / g.groups,
+  ];
+}
+
+function dwiseParams(g: ConvGeometry, hasBias: boolean, npb: number): number[] {
+  return [
+    g.N, g.Cin, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+    g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1],
+    hasBias ? 1 : 0, npb,
+  ];
+}
+
+function dwiseKernel(entry: "fwd" | "dx" | "dw") {
+  return kernel({ name: `conv2d_depthwise_${entry}`, code: dwiseSrc, entry, constants: { WG } });
+}
+
+/** Raw forward convolution, no autograd. */
+export function conv2dRaw(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null | undefined,
+  opts: Conv2dOptions = {},
+): Tensor {
+  const g = convGeometry(x.shape, weight.shape, opts);
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== g.Cout)) {
+    throw new GpuError(`conv2d: bias ${fmtShape(bias.shape)} for weight ${fmtShape(weight.shape)}`);
+  }
+  const y = empty([g.N, g.Cout, g.OH, g.OW], "f32", "conv2d");
+  if (isDepthwise(g)) {
+    const npb = Math.ceil((g.OH * g.OW) / (WG * 4));
+    dwiseKernel("fwd").dispatch(
+      [x, weight, bias ?? weight, y],
+      dwiseParams(g, !!bias, npb),
+      grid(npb * g.N * g.Cin),
+    );
+    return y;
+  }
+  const cog = g.Cout / g.groups;
+  const cob = block(cog);
+  const nblk = Math.ceil(cog / cob);
+  const params = baseParams(g);
+  params[7] = nblk;
+  params.push(bias ? 1 : 0, 0);
+  const [gx, gy] = grid(Math.ceil((g.N * g.OH * g.OW) / (WG * 4)));
+  kernel({ name: "conv2d_fwd", code: fwdSrc, constants: { WG, COB: cob } })
+    .dispatch([x, weight, bias ?? weight, y], params, [gx, gy, g.groups * nblk]);
+  return y;
+}
+
+/** Raw input gradient of a convolution (a gather-form transposed convolution), no autograd. */
+export function conv2dBackwardInputRaw(
+  gy: Tensor,
+  weight: Tensor,
+  xShape: readonly number[],
+  opts: Conv2dOptions = {},
+): Tensor {
+  const g = convGeometry(xShape, weight.shape, opts);
+  const dx = empty(xShape, "f32", "conv2d_dx");
+  if (isDepthwise(g)) {
+    const npb = Math.ceil((g.H * g.W) / (WG * 4));
+    dwiseKernel("dx").dispatch(
+      [gy, weight, weight, dx],
+      dwiseParams(g, false, npb),
+      grid(npb * g.N * g.Cin),
+    );
+    return dx;
+  }
+  const cig = g.Cin / g.groups;
+  const cib = block(cig);
+  const nblk = Math.ceil(cig / cib);
+  const [sh, sw] = g.stride;
+  const Hq = Math.ceil(g.H / sh), Wq = Math.ceil(g.W / sw);
+  const params = baseParams(g);
+  params[7] = nblk;
+  params.push(Hq, Wq);
+  const [gx, gyy] = grid(Math.ceil((g.N * Hq * Wq) / (WG * 4)));
+  const z = g.groups * nblk * sh * sw;
+  if (z > 65535) throw new GpuError(`conv2d backward: ${z} channel blocks x phases exceed 65535`);
+  kernel({ name: "conv2d_dx", code: dxSrc, constants: { WG, CIB: cib } })
+    .dispatch([gy, weight, dx], params, [gx, gyy, z]);
+  return dx;
+}
+
+/** Raw weight gradient of a convolution (implicit GEMM over N*OH*OW, split-K), no autograd. */
+export function conv2dBackwardWeightRaw(
+  gy: Tensor,
+  x: Tensor,
+  wShape: readonly number[],
+  opts: Conv2dOptions = {},
+): Tensor {
+  const g = convGeometry(x.shape, wShape, opts);
+  const npix = g.N * g.OH * g.OW;
+  if (isDepthwise(g)) {
+    const dw = empty(wShape, "f32", "conv2d_dw");
+    dwiseKernel("dw").dispatch(
+      [gy, x, x, dw],
+      dwiseParams(g, false, 0),
+      grid(g.Cin * g.KH * g.KW),
+    );
+    return dw;
+  }
+  const cog = g.Cout / g.groups;
+  const cob = block(cog);
+  const nblk = Math.ceil(cog / cob);
+  const ntap = (g.Cin / g.groups) * g.KH * g.KW;
+  // Workgroup size with the least idle lanes over the taps (4 taps per thread).
+  const wg = Math.ceil(ntap / 128) * 128 - ntap < Math.ceil(ntap / 256) * 256 - ntap ? 32 : 64;
+  const gx = Math.ceil(ntap / (wg * 4));
+  const blocks = gx * g.groups * nblk;
+  // Split the pixels so that there are enough workgroups, each with a decent share of pixels.
+  const splits = Math.max(1, Math.min(Math.ceil(256 / blocks), Math.floor(npix / 256), 65535));
+  const chunk = Math.ceil(npix / splits);
+  const params = baseParams(g);
+  params[7] = nblk;
+  params.push(chunk, ntap);
+  const out = empty(splits > 1 ? [splits, ...wShape] : wShape, "f32", "conv2d_dw");
+  kernel({ name: `conv2d_dw`, code: dwSrc, constants: { WG: wg, COB: cob } })
+    .dispatch([gy, x, out], params, [gx, splits, g.groups * nblk]);
+  if (splits === 1) return out;
+  const dw = empty(wShape, "f32", "conv2d_dw");
+  const n = dw.size;
+  kernel({ name: "conv2d_sum", code: sumSrc, constants: { WG: 256 } })
+    .dispatch([out, dw], [n, splits], grid(Math.ceil(n / 256)));
+  out.dispose();
+  return dw;
+}
+
+/** Raw bias gradient: the sum of `gy` over batch and pixels, as `[Cout]`. */
+export function conv2dBackwardBiasRaw(gy: Tensor): Tensor {
+  const r = reduceRaw("sum", gy, [0, 2, 3]);
+  const b = r.reshape([gy.shape[1]]);
+  r.dispose();
+  return b;
+}
+
+/**
+ * 2-D convolution (PyTorch `F.conv2d`): `x [N, Cin, H, W]`, `weight [Cout, Cin/groups, KH, KW]`,
+ * optional `bias [Cout]`; returns `[N, Cout, OH, OW]`. Differentiable in all three.
+ */
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias?: Tensor | null,
+  opts: Conv2dOptions = {},
+): Tensor {
+  const y = conv2dRaw(x, weight, bias, opts);
+  const b = bias ?? null;
+  record("conv2d", [x, weight, b], [y], [x, weight], ([g], [xs, ws]) => {
+    if (!g) return [null, null, null];
+    return [
+      xs.requiresGrad ? conv2dBackwardInputRaw(g, ws, xs.shape, opts) : null,
+      ws.requiresGrad ? conv2dBackwardWeightRaw(g, xs, ws.shape, opts) : null,
+      b?.requiresGrad ? conv2dBackwardBiasRaw(g) : null,
+    ];
+  });
+  return y;
+}
+
+// ---- plain-TS reference (tests, small sizes) ----
+
+/**
+ * Reference convolution on host arrays (float64 accumulation); returns the output and its
+ * shape.
+ */
+export function conv2dRef(
+  x: ArrayLike<number>,
+  xShape: readonly number[],
+  w: ArrayLike<number>,
+  wShape: readonly number[],
+  bias: ArrayLike<number> | null,
+  opts: Conv2dOptions = {},
+): { data: Float64Array; shape: number[] } {
+  const g = convGeometry(xShape, wShape, opts);
+  const cig = g.Cin / g.groups, cog = g.Cout / g.groups;
+  const y = new Float64Array(g.N * g.Cout * g.OH * g.OW);
+  for (let n = 0; n < g.N; n++) {
+    for (let co = 0; co < g.Cout; co++) {
+      const grp = Math.floor(co / cog);
+      for (let oh = 0; oh < g.OH; oh++) {
+        for (let ow = 0; ow < g.OW; ow++) {
+          let s = bias ? bias[co] : 0;
+          for (let ci = 0; ci < cig; ci++) {
+            for (let kh = 0; kh < g.KH; kh++) {
+              const ih = oh * g.stride[0] - g.padding[0] + kh * g.dilation[0];
+              if (ih < 0 || ih >= g.H) continue;
+              for (let kw = 0; kw < g.KW; kw++) {
+                const iw = ow * g.stride[1] - g.padding[1] + kw * g.dilation[1];
+                if (iw < 0 || iw >= g.W) continue;
+                s += x[((n * g.Cin + grp * cig + ci) * g.H + ih) * g.W + iw] *
+                  w[((co * cig + ci) * g.KH + kh) * g.KW + kw];
+              }
+            }
+          }
+          y[((n * g.Cout + co) * g.OH + oh) * g.OW + ow] = s;
+        }
+      }
+    }
+  }
+  return { data: y, shape: [g.N, g.Cout, g.OH, g.OW] };
+}
