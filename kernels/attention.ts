@@ -9,66 +9,14 @@
  *
  * @module
  */
-import stridedSrc from "./strided_copy.wgsl" with { type: "text" };
-import { grid, kernel } from "./kernel.ts";
-import { empty, fmtShape, numel, type Tensor, tidy } from "../core/tensor.ts";
+import { empty, fmtShape, type Tensor, tidy } from "../core/tensor.ts";
+import { type StridedView, stridedGatherRaw, stridedScatterRaw } from "./layout.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
 import { scale, zeros } from "./elementwise.ts";
 import { linear, matmul } from "./matmul.ts";
 import { softmax, softmaxRef } from "./softmax.ts";
 
-const WG = 256;
-
-/** A strided view into a tensor's storage: element `c` lives at `offset + sum(c_d * strides_d)`. */
-export interface StridedView {
-  /** Shape of the view (rank <= 6). */
-  shape: readonly number[];
-  /** Element stride of each view dim in the underlying storage. */
-  strides: readonly number[];
-  /** Element offset of the view's first element. */
-  offset: number;
-}
-
-function viewParams(op: string, view: StridedView): number[] {
-  if (view.shape.length > 6 || view.strides.length !== view.shape.length) {
-    throw new GpuError(
-      `${op}: view ${fmtShape(view.shape)} needs rank <= 6 and one stride per dim`,
-    );
-  }
-  const pad = 6 - view.shape.length;
-  return [
-    numel(view.shape),
-    view.offset,
-    0,
-    0,
-    ...new Array(pad).fill(1),
-    ...view.shape,
-    0,
-    0,
-    ...new Array(pad).fill(0),
-    ...view.strides,
-    0,
-    0,
-  ];
-}
-
-/** Copies the strided `view` of `src` into a new contiguous tensor of the view's shape; no autograd. */
-export function stridedGatherRaw(src: Tensor, view: StridedView): Tensor {
-  const out = empty(view.shape, "f32", "strided_gather");
-  kernel({ name: "strided_gather", code: stridedSrc, constants: { MODE: 0, WG } })
-    .dispatch([src, out], viewParams("strided_gather", view), grid(Math.ceil(out.size / WG)));
-  return out;
-}
-
-/** Writes the contiguous `src` into the strided `view` of `dst` (in place); no autograd. */
-export function stridedScatterRaw(src: Tensor, dst: Tensor, view: StridedView): void {
-  if (src.size !== numel(view.shape)) {
-    throw new GpuError(`strided_scatter: ${fmtShape(src.shape)} into view ${fmtShape(view.shape)}`);
-  }
-  kernel({ name: "strided_scatter", code: stridedSrc, constants: { MODE: 1, WG } })
-    .dispatch([src, dst], viewParams("strided_scatter", view), grid(Math.ceil(src.size / WG)));
-}
 
 /** The q, k and v views (`[B, H, N, Dh]`) of a packed `qkv [B, N, 3C]`. */
 function qkvViews(b: number, n: number, c: number, heads: number): StridedView[] {

@@ -13,3 +13,6 @@ export * from "./norm.ts";
 export * from "./softmax.ts";
 export * from "./normalize.ts";
 export * from "./attention.ts";
+export * from "./layout.ts";
+export * from "./pool.ts";
+export * from "./interpolate.ts";

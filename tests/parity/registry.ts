@@ -7,7 +7,7 @@
  * @module
  */
 import type { RefCase, RefTensor } from "./refdata.ts";
-import { backward, type Tensor, tensor } from "../../core/mod.ts";
+import { backward, type Tensor, tensor, tidy } from "../../core/mod.ts";
 
 /** What a handler returns. */
 export type HandlerResult = Record<string, ArrayLike<number>>;
@@ -44,15 +44,17 @@ export async function collect(
   if (weighted.length && Object.keys(c.gradients).length) {
     // One backward over the sum of weighted outputs: seed each with its weights.
     const { mul, sum, add } = await import("../../kernels/mod.ts");
-    let total: Tensor | null = null;
-    for (const k of weighted) {
-      const o = outputs[k];
-      if (!o) throw new Error(`${c.name}: handler did not return weighted output '${k}'`);
-      const w = tensor(c.gradWeights[k].data, o.shape);
-      const term = sum(mul(o, w));
-      total = total ? add(total, term) : term;
-    }
-    backward(total!);
+    tidy(() => {
+      let total: Tensor | null = null;
+      for (const k of weighted) {
+        const o = outputs[k];
+        if (!o) throw new Error(`${c.name}: handler did not return weighted output '${k}'`);
+        const w = tensor(c.gradWeights[k].data, o.shape);
+        const term = sum(mul(o, w));
+        total = total ? add(total, term) : term;
+      }
+      backward(total!);
+    });
     for (const k of Object.keys(c.gradients)) {
       const g = inputs[k]?.grad;
       if (!g) throw new Error(`${c.name}: no gradient reached input '${k}'`);
