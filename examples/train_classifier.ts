@@ -155,7 +155,11 @@ export async function runDemo(steps = 150, batch = 64, log = console.log) {
   const secs = (performance.now() - t0) / 1000;
   const acc1 = await accuracy(model, held);
   log(`held-out accuracy after ${steps} steps: ${(acc1 * 100).toFixed(1)}%`);
-  log(`${(steps * batch / secs).toFixed(0)} images/s (train), live GPU bytes ${pool.stats().liveBytes}`);
+  log(
+    `${
+      (steps * batch / secs).toFixed(0)
+    } images/s (train), live GPU bytes ${pool.stats().liveBytes}`,
+  );
   model.dispose();
   opt.dispose();
   return { acc0, acc1, firstLoss: lossesRead[0], lastLoss: lossesRead.at(-1)!, secs };

@@ -10,13 +10,12 @@
  * @module
  */
 import { empty, fmtShape, type Tensor, tidy } from "../core/tensor.ts";
-import { type StridedView, stridedGatherRaw, stridedScatterRaw } from "./layout.ts";
+import { stridedGatherRaw, stridedScatterRaw, type StridedView } from "./layout.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
 import { scale, zeros } from "./elementwise.ts";
 import { linear, matmul } from "./matmul.ts";
 import { softmax, softmaxRef } from "./softmax.ts";
-
 
 /** The q, k and v views (`[B, H, N, Dh]`) of a packed `qkv [B, N, 3C]`. */
 function qkvViews(b: number, n: number, c: number, heads: number): StridedView[] {

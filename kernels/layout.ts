@@ -63,7 +63,6 @@ export function stridedScatterRaw(src: Tensor, dst: Tensor, view: StridedView): 
     .dispatch([src, dst], viewParams("strided_scatter", view), grid(Math.ceil(src.size / WG)));
 }
 
-
 function contiguousStrides(shape: readonly number[]): number[] {
   const s: number[] = new Array(shape.length);
   let acc = 1;
@@ -111,7 +110,9 @@ export function transpose(x: Tensor, a: number, b: number): Tensor {
 export function slice(x: Tensor, dim: number, start: number, end: number): Tensor {
   const d = normDim("slice", x.shape.length, dim);
   if (start < 0 || end > x.shape[d] || start >= end) {
-    throw new GpuError(`slice: [${start}, ${end}) out of range for dim ${d} of ${fmtShape(x.shape)}`);
+    throw new GpuError(
+      `slice: [${start}, ${end}) out of range for dim ${d} of ${fmtShape(x.shape)}`,
+    );
   }
   const st = contiguousStrides(x.shape);
   const shape = x.shape.map((v, i) => (i === d ? end - start : v));

@@ -163,7 +163,10 @@ export class Linear extends Module {
     super();
     const rng = opts.rng ?? defaultRng;
     const bound = 1 / Math.sqrt(inF);
-    this.weight = this.param("weight", make([outF, inF], opts.weightInit ?? uniformInit(bound), rng));
+    this.weight = this.param(
+      "weight",
+      make([outF, inF], opts.weightInit ?? uniformInit(bound), rng),
+    );
     this.bias = opts.bias === false
       ? null
       : this.param("bias", make([outF], opts.biasInit ?? uniformInit(bound), rng));

@@ -197,9 +197,12 @@ export class Module {
 /** A readable, actionable summary of a failed load. */
 export function describeLoad(r: LoadReport, source: string): string {
   const lines = [`cannot load ${source}: the weights do not match this architecture`];
-  const list = (xs: string[]) => xs.slice(0, 12).join(", ") + (xs.length > 12 ? `, … (${xs.length})` : "");
+  const list = (xs: string[]) =>
+    xs.slice(0, 12).join(", ") + (xs.length > 12 ? `, … (${xs.length})` : "");
   if (r.missing.length) lines.push(`  missing keys (${r.missing.length}): ${list(r.missing)}`);
-  if (r.unexpected.length) lines.push(`  unexpected keys (${r.unexpected.length}): ${list(r.unexpected)}`);
+  if (r.unexpected.length) {
+    lines.push(`  unexpected keys (${r.unexpected.length}): ${list(r.unexpected)}`);
+  }
   for (const m of r.shapeMismatch.slice(0, 12)) {
     lines.push(`  shape of ${m.key}: model ${fmtShape(m.model)}, file ${fmtShape(m.file)}`);
   }

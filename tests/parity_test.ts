@@ -15,7 +15,9 @@ for (const entry of cases) {
 Deno.test("parity runner leaves no GPU memory behind", async () => {
   await initDevice();
   const { liveBytes } = await import("./parity/runner.ts");
-  const some = cases.filter((c) => /matmul_2d|vit_block$|batch_norm2d_train|adamw_step_t5/.test(c.name));
+  const some = cases.filter((c) =>
+    /matmul_2d|vit_block$|batch_norm2d_train|adamw_step_t5/.test(c.name)
+  );
   await runCase(some[0]);
   const before = liveBytes();
   for (const c of some) await runCase(c);
