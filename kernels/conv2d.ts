@@ -1,16 +1,17 @@
 /**
  * 2-D convolution with PyTorch semantics and layouts (x NCHW, weight `[Cout, Cin/groups, KH, KW]`,
  * cross-correlation, zero padding, stride, dilation, groups), forward and backward for x, weight
- * and bias. The general case is an implicit GEMM with register blocking (conv2d_fwd.wgsl,
- * conv2d_dx.wgsl, conv2d_dw.wgsl); depthwise convolutions have their own simple kernels.
+ * and bias. The general case is a tiled implicit GEMM with register blocking over a zero-padded
+ * input (conv2d_tiled.wgsl; the input gradient runs it once per stride phase on dy with the
+ * phase's taps; the weight gradient is conv2d_dw_tiled.wgsl, split over the output rows).
+ * Dilated input gradients use the gather kernel conv2d_dx.wgsl; depthwise convolutions have
+ * their own simple kernels (conv2d_depthwise.wgsl).
  *
  * @module
  */
-import fwdSrc from "./conv2d_fwd.wgsl" with { type: "text" };
 import dxSrc from "./conv2d_dx.wgsl" with { type: "text" };
-import dwSrc from "./conv2d_dw.wgsl" with { type: "text" };
-import sumSrc from "./conv2d_sum.wgsl" with { type: "text" };
 import dwiseSrc from "./conv2d_depthwise.wgsl" with { type: "text" };
+import { tiledForward, tiledInputGrad, tiledWeightGrad } from "./conv2d_tiles.ts";
 import { grid, kernel } from "./kernel.ts";
 import { empty, fmtShape, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
@@ -86,7 +87,9 @@ export function convGeometry(
     throw new GpuError(`${what}: groups ${groups} must divide Cin and Cout`);
   }
   if (cig * groups !== Cin) {
-    throw new GpuError(`${what}: weight has ${cig} input channels, expected Cin/groups = ${Cin / groups}`);
+    throw new GpuError(
+      `${what}: weight has ${cig} input channels, expected Cin/groups = ${Cin / groups}`,
+    );
   }
   if ([...stride, ...dilation].some((v) => !Number.isInteger(v) || v < 1)) {
     throw new GpuError(`${what}: stride ${stride} and dilation ${dilation} must be >= 1`);
@@ -104,24 +107,47 @@ function isDepthwise(g: ConvGeometry): boolean {
   return g.groups === g.Cin && g.groups === g.Cout;
 }
 
-/** Channels per thread: 8 when a group has enough of them, else 4. */
-function block(channels: number): number {
-  return channels >= 8 ? 8 : 4;
-}
-
 function baseParams(g: ConvGeometry): number[] {
   return [
-    g.N, g.Cin, g.H, g.W, g.Cout, g.OH, g.OW, 0,
-    g.KH, g.KW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1],
-    g.Cin / g.groups, g.Cout / g.groups,
+    g.N,
+    g.Cin,
+    g.H,
+    g.W,
+    g.Cout,
+    g.OH,
+    g.OW,
+    0,
+    g.KH,
+    g.KW,
+    g.stride[0],
+    g.stride[1],
+    g.padding[0],
+    g.padding[1],
+    g.dilation[0],
+    g.dilation[1],
+    g.Cin / g.groups,
+    g.Cout / g.groups,
   ];
 }
 
 function dwiseParams(g: ConvGeometry, hasBias: boolean, npb: number): number[] {
   return [
-    g.N, g.Cin, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
-    g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1],
-    hasBias ? 1 : 0, npb,
+    g.N,
+    g.Cin,
+    g.H,
+    g.W,
+    g.OH,
+    g.OW,
+    g.KH,
+    g.KW,
+    g.stride[0],
+    g.stride[1],
+    g.padding[0],
+    g.padding[1],
+    g.dilation[0],
+    g.dilation[1],
+    hasBias ? 1 : 0,
+    npb,
   ];
 }
 
@@ -150,19 +176,11 @@ export function conv2dRaw(
     );
     return y;
   }
-  const cog = g.Cout / g.groups;
-  const cob = block(cog);
-  const nblk = Math.ceil(cog / cob);
-  const params = baseParams(g);
-  params[7] = nblk;
-  params.push(bias ? 1 : 0, 0);
-  const [gx, gy] = grid(Math.ceil((g.N * g.OH * g.OW) / (WG * 4)));
-  kernel({ name: "conv2d_fwd", code: fwdSrc, constants: { WG, COB: cob } })
-    .dispatch([x, weight, bias ?? weight, y], params, [gx, gy, g.groups * nblk]);
+  tiledForward(x, weight, bias ?? null, g, y);
   return y;
 }
 
-/** Raw input gradient of a convolution (a gather-form transposed convolution), no autograd. */
+/** Raw input gradient of a convolution (a transposed convolution, no atomics), no autograd. */
 export function conv2dBackwardInputRaw(
   gy: Tensor,
   weight: Tensor,
@@ -180,8 +198,12 @@ export function conv2dBackwardInputRaw(
     );
     return dx;
   }
+  if (g.dilation[0] === 1 && g.dilation[1] === 1) {
+    tiledInputGrad(gy, weight, g, dx);
+    return dx;
+  }
   const cig = g.Cin / g.groups;
-  const cib = block(cig);
+  const cib = cig >= 8 ? 8 : 4;
   const nblk = Math.ceil(cig / cib);
   const [sh, sw] = g.stride;
   const Hq = Math.ceil(g.H / sh), Wq = Math.ceil(g.W / sw);
@@ -196,7 +218,7 @@ export function conv2dBackwardInputRaw(
   return dx;
 }
 
-/** Raw weight gradient of a convolution (implicit GEMM over N*OH*OW, split-K), no autograd. */
+/** Raw weight gradient of a convolution (implicit GEMM over N*OH*OW, split), no autograd. */
 export function conv2dBackwardWeightRaw(
   gy: Tensor,
   x: Tensor,
@@ -204,7 +226,6 @@ export function conv2dBackwardWeightRaw(
   opts: Conv2dOptions = {},
 ): Tensor {
   const g = convGeometry(x.shape, wShape, opts);
-  const npix = g.N * g.OH * g.OW;
   if (isDepthwise(g)) {
     const dw = empty(wShape, "f32", "conv2d_dw");
     dwiseKernel("dw").dispatch(
@@ -214,30 +235,7 @@ export function conv2dBackwardWeightRaw(
     );
     return dw;
   }
-  const cog = g.Cout / g.groups;
-  const cob = block(cog);
-  const nblk = Math.ceil(cog / cob);
-  const ntap = (g.Cin / g.groups) * g.KH * g.KW;
-  // Workgroup size with the least idle lanes over the taps (4 taps per thread).
-  const wg = Math.ceil(ntap / 128) * 128 - ntap < Math.ceil(ntap / 256) * 256 - ntap ? 32 : 64;
-  const gx = Math.ceil(ntap / (wg * 4));
-  const blocks = gx * g.groups * nblk;
-  // Split the pixels so that there are enough workgroups, each with a decent share of pixels.
-  const splits = Math.max(1, Math.min(Math.ceil(256 / blocks), Math.floor(npix / 256), 65535));
-  const chunk = Math.ceil(npix / splits);
-  const params = baseParams(g);
-  params[7] = nblk;
-  params.push(chunk, ntap);
-  const out = empty(splits > 1 ? [splits, ...wShape] : wShape, "f32", "conv2d_dw");
-  kernel({ name: `conv2d_dw`, code: dwSrc, constants: { WG: wg, COB: cob } })
-    .dispatch([gy, x, out], params, [gx, splits, g.groups * nblk]);
-  if (splits === 1) return out;
-  const dw = empty(wShape, "f32", "conv2d_dw");
-  const n = dw.size;
-  kernel({ name: "conv2d_sum", code: sumSrc, constants: { WG: 256 } })
-    .dispatch([out, dw], [n, splits], grid(Math.ceil(n / 256)));
-  out.dispose();
-  return dw;
+  return tiledWeightGrad(gy, x, wShape, g);
 }
 
 /** Raw bias gradient: the sum of `gy` over batch and pixels, as `[Cout]`. */

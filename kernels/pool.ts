@@ -33,7 +33,13 @@ interface PoolGeom {
   p: [number, number];
 }
 
-function windowGeom(op: string, x: readonly number[], kernel: Size2, stride: Size2 | undefined, padding: Size2): PoolGeom {
+function windowGeom(
+  op: string,
+  x: readonly number[],
+  kernel: Size2,
+  stride: Size2 | undefined,
+  padding: Size2,
+): PoolGeom {
   if (x.length !== 4) throw new GpuError(`${op}: input ${fmtShape(x)} must be NCHW`);
   const [N, C, H, W] = x;
   const k = pair(kernel), s = pair(stride ?? kernel), p = pair(padding);
@@ -45,15 +51,37 @@ function windowGeom(op: string, x: readonly number[], kernel: Size2, stride: Siz
   }
   const OH = Math.floor((H + 2 * p[0] - k[0]) / s[0]) + 1;
   const OW = Math.floor((W + 2 * p[1] - k[1]) / s[1]) + 1;
-  if (OH < 1 || OW < 1) throw new GpuError(`${op}: input ${fmtShape(x)} is smaller than kernel ${k}`);
+  if (OH < 1 || OW < 1) {
+    throw new GpuError(`${op}: input ${fmtShape(x)} is smaller than kernel ${k}`);
+  }
   return { N, C, H, W, OH, OW, k, s, p };
 }
 
 function params(g: PoolGeom, countPad = 1): number[] {
-  return [g.N * g.C, g.H, g.W, g.OH, g.OW, g.k[0], g.k[1], g.s[0], g.s[1], g.p[0], g.p[1], countPad];
+  return [
+    g.N * g.C,
+    g.H,
+    g.W,
+    g.OH,
+    g.OW,
+    g.k[0],
+    g.k[1],
+    g.s[0],
+    g.s[1],
+    g.p[0],
+    g.p[1],
+    countPad,
+  ];
 }
 
-function run(code: string, entry: string, ts: Tensor[], g: PoolGeom, n: number, countPad = 1): void {
+function run(
+  code: string,
+  entry: string,
+  ts: Tensor[],
+  g: PoolGeom,
+  n: number,
+  countPad = 1,
+): void {
   kernel({ name: `pool_${entry}`, code, entry, constants: { WG } })
     .dispatch(ts, params(g, countPad), grid(Math.ceil(n / WG)));
 }
@@ -87,7 +115,9 @@ export function avgPool2d(
  * `L -> n` averages `[floor(i*L/n), ceil((i+1)*L/n))`.
  */
 export function adaptiveAvgPool2d(x: Tensor, outSize: Size2): Tensor {
-  if (x.shape.length !== 4) throw new GpuError(`adaptiveAvgPool2d: input ${fmtShape(x.shape)} must be NCHW`);
+  if (x.shape.length !== 4) {
+    throw new GpuError(`adaptiveAvgPool2d: input ${fmtShape(x.shape)} must be NCHW`);
+  }
   const [N, C, H, W] = x.shape;
   const [OH, OW] = pair(outSize);
   if (OH < 1 || OW < 1 || !Number.isInteger(OH) || !Number.isInteger(OW)) {
@@ -171,7 +201,9 @@ export function adaptiveAvgPool2dRef(
       for (let ow = 0; ow < OW; ow++) {
         const w0 = Math.floor((ow * W) / OW), w1 = Math.ceil(((ow + 1) * W) / OW);
         let s = 0;
-        for (let yy = h0; yy < h1; yy++) for (let xx = w0; xx < w1; xx++) s += x[(pl * H + yy) * W + xx];
+        for (let yy = h0; yy < h1; yy++) {
+          for (let xx = w0; xx < w1; xx++) s += x[(pl * H + yy) * W + xx];
+        }
         y[(pl * OH + oh) * OW + ow] = s / ((h1 - h0) * (w1 - w0));
       }
     }

@@ -1,0 +1,69 @@
+// Layout changes for the tiled conv2d kernels (conv2d_tiled.wgsl, conv2d_dw_tiled.wgsl).
+// `pad`: copies planes [planes][H][W] into zero-padded planes [planes][Hp][Wp] at (top, left),
+// so the tiled kernels need no bounds checks and read aligned vec4s.
+// `weights`: re-lays a weight [Cout, Cin/g, KH, KW] as dst[(ic * taps + tap) * coutP + o], the
+// output channels of one (input channel, tap) contiguous and zero-padded to coutP. With
+// swap = 0 (forward) ic is the weight's input channel and o its output channel; with swap = 1
+// (input gradient) the roles swap and tap (m, m') reads kernel position
+// (kh0 + m * ksh, kw0 + m' * ksw), which lets a stride phase read its taps in reverse.
+override WG: u32 = 256u;
+
+struct P {
+  n: i32, a0: i32, a1: i32, a2: i32,
+  a3: i32, a4: i32, a5: i32, a6: i32,
+  a7: i32, a8: i32, a9: i32, a10: i32,
+  a11: i32, a12: i32, a13: i32, a14: i32,
+}
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+fn index(wid: vec3u, nwg: vec3u, lid: u32) -> i32 {
+  return i32((wid.y * nwg.x + wid.x) * WG + lid);
+}
+
+// a0 = H, a1 = W, a2 = Hp, a3 = Wp, a4 = top, a5 = left.
+@compute @workgroup_size(WG)
+fn pad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+       @builtin(local_invocation_index) lid: u32) {
+  let d = index(wid, nwg, lid);
+  if (d >= p.n) { return; }
+  let c = d % p.a3;
+  let r = (d / p.a3) % p.a2;
+  let plane = d / (p.a3 * p.a2);
+  let sr = r - p.a4;
+  let sc = c - p.a5;
+  var v = 0.0;
+  if (sr >= 0 && sr < p.a0 && sc >= 0 && sc < p.a1) { v = src[(plane * p.a0 + sr) * p.a1 + sc]; }
+  dst[d] = v;
+}
+
+// a0 = cinG (ic per group), a1 = coutG, a2 = coutP, a3 = Mh, a4 = Mw, a5 = KH, a6 = KW,
+// a7 = kh0, a8 = kw0, a9 = ksh, a10 = ksw, a11 = swap.
+@compute @workgroup_size(WG)
+fn weights(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+           @builtin(local_invocation_index) lid: u32) {
+  let d = index(wid, nwg, lid);
+  if (d >= p.n) { return; }
+  let taps = p.a3 * p.a4;
+  let o = d % p.a2;
+  let tap = (d / p.a2) % taps;
+  let ic = d / (p.a2 * taps);
+  var v = 0.0;
+  if (o < p.a1) {
+    let g = ic / p.a0;
+    let icl = ic - g * p.a0;
+    let m = tap / p.a4;
+    let kh = p.a7 + m * p.a9;
+    let kw = p.a8 + (tap - m * p.a4) * p.a10;
+    let kk = p.a5 * p.a6;
+    var wi: i32;
+    if (p.a11 == 0) {
+      wi = ((g * p.a1 + o) * p.a0 + icl) * kk;
+    } else {
+      wi = ((g * p.a0 + icl) * p.a1 + o) * kk;
+    }
+    v = src[wi + kh * p.a6 + kw];
+  }
+  dst[d] = v;
+}
