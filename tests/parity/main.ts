@@ -15,7 +15,7 @@ const filter = Deno.args.find((a) => !a.startsWith("-"));
 let passed = 0, failed = 0;
 for (const entry of coveredCases(dir)) {
   if (filter && !entry.name.includes(filter)) continue;
-  const r = await runCase(entry, dir);
+  const r = await runCase(entry);
   if (r.ok) passed++;
   else failed++;
   console.log(

@@ -6,6 +6,9 @@ import { handlers as norms } from "./norms.ts";
 import { handlers as attention } from "./attention.ts";
 import { handlers as optim } from "./optim.ts";
 import { handlers as blocks } from "./blocks.ts";
+import { handlers as losses } from "./losses.ts";
+import { handlers as modelsResnet } from "./models_resnet.ts";
+import { handlers as modelsVit } from "./models_vit.ts";
 
 /** Every handler by op id. */
 export const handlers: Record<string, Handler> = {
@@ -15,4 +18,7 @@ export const handlers: Record<string, Handler> = {
   ...attention,
   ...optim,
   ...blocks,
+  ...losses,
+  ...modelsResnet,
+  ...modelsVit,
 };
