@@ -760,8 +760,17 @@ Deno.test("safetensors: saveSafetensors on the real file system", async () => {
       /cannot read safetensors .*nope\.safetensors: file or folder not found/,
       "load missing",
     );
-    if (Deno.uid() !== 0) {
-      await Deno.chmod(`${dir}/adir`, 0o500);
+    await Deno.chmod(`${dir}/adir`, 0o500);
+    // Root ignores permission bits: probe instead of asking for the uid (needs no --allow-sys).
+    let canWrite = false;
+    try {
+      await Deno.writeFile(`${dir}/adir/probe`, new Uint8Array());
+      canWrite = true;
+      await Deno.remove(`${dir}/adir/probe`);
+    } catch {
+      canWrite = false;
+    }
+    if (!canWrite) {
       await assertRejects(
         () => saveSafetensors(`${dir}/adir/m.safetensors`, tensors),
         /permission denied/,
