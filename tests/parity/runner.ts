@@ -21,7 +21,7 @@ import { clearTape, pool, tapeLength } from "../../core/mod.ts";
  * (comma-separated) replaces the list, e.g. to work on a group before it is covered.
  */
 export const COVERED_GROUPS: readonly string[] = Deno.env.get("SINTER_PARITY_GROUPS")?.split(",") ??
-  ["ops", "optim", "models", "losses"];
+  ["ops", "optim", "models", "losses", "transforms"];
 
 /** Outcome of one case. */
 export interface CaseResult {

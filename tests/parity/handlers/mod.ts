@@ -6,6 +6,7 @@ import { handlers as norms } from "./norms.ts";
 import { handlers as attention } from "./attention.ts";
 import { handlers as optim } from "./optim.ts";
 import { handlers as blocks } from "./blocks.ts";
+import { handlers as transforms } from "./transforms.ts";
 import { handlers as losses } from "./losses.ts";
 import { handlers as modelsResnet } from "./models_resnet.ts";
 import { handlers as modelsVit } from "./models_vit.ts";
@@ -18,6 +19,7 @@ export const handlers: Record<string, Handler> = {
   ...attention,
   ...optim,
   ...blocks,
+  ...transforms,
   ...losses,
   ...modelsResnet,
   ...modelsVit,
