@@ -10,3 +10,5 @@ export * from "./autograd.ts";
 export * from "./random.ts";
 export * from "./optim/mod.ts";
 export * from "./schedule.ts";
+export * from "./plugin.ts";
+export * from "./method_run.ts";

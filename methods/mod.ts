@@ -1,0 +1,17 @@
+/**
+ * The built-in methods, registered statically (so they work from JSR): importing this module
+ * fills the method registry of core/plugin.ts.
+ *
+ * @module
+ */
+import { registerMethod } from "../core/plugin.ts";
+import { plugin as simclr } from "./simclr/mod.ts";
+
+/** Built-in plugins in registration order. */
+export const BUILTIN_METHODS = [simclr] as const;
+
+for (const p of BUILTIN_METHODS) {
+  registerMethod(p as unknown as Parameters<typeof registerMethod>[0], `builtin:${p.name}`, true);
+}
+
+export { getMethod, listMethods } from "../core/plugin.ts";
