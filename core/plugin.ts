@@ -353,7 +353,7 @@ export function resolvePluginSpecifier(spec: string, cwd: string): string {
 }
 
 /** Imports, validates, compiles and registers the plugin at a specifier. */
-export async function loadPlugin(spec: string, cwd = Deno.cwd()): Promise<MethodPlugin> {
+export async function loadPlugin(spec: string, cwd: string = Deno.cwd()): Promise<MethodPlugin> {
   const url = resolvePluginSpecifier(spec, cwd);
   let mod: Record<string, unknown>;
   try {
