@@ -13,10 +13,17 @@
  * @module
  */
 import { parseYaml } from "./yaml.ts";
-import { ConfigError, type Field, isMap, sectionTemplate, unknownKey, validate } from "./schema.ts";
+import {
+  ConfigError,
+  type Field,
+  isMap,
+  sectionTemplate,
+  unknownKey,
+  validate,
+} from "../core/schema.ts";
 import { DEFAULT_RATIO, type ViewSpec } from "./sample.ts";
 
-export { ConfigError } from "./schema.ts";
+export { ConfigError } from "../core/schema.ts";
 
 /** Random resized crop scale range. */
 export interface RandomResizeArgs {

@@ -9,7 +9,7 @@ import simclr from "../methods/simclr/transforms.yaml" with { type: "text" };
 import dino from "../methods/dino/transforms.yaml" with { type: "text" };
 import dinov2 from "../methods/dinov2/transforms.yaml" with { type: "text" };
 import { ConfigError, type MethodTransforms, parseMethodTransforms } from "./config.ts";
-import { nearestKey } from "./schema.ts";
+import { nearestKey } from "../core/schema.ts";
 
 const TEXTS: Record<string, string> = { distillation, simclr, dino, dinov2 };
 /** Method names that share another method's transform defaults. */
