@@ -12,3 +12,4 @@ export * from "./optim/mod.ts";
 export * from "./schedule.ts";
 export * from "./plugin.ts";
 export * from "./method_run.ts";
+export * from "./checkpoint.ts";
