@@ -16,7 +16,11 @@ export type Field =
   | { kind: "enum"; values: readonly string[]; nullable?: boolean; default?: unknown }
   | { kind: "intOrRange"; nullable?: boolean; default?: unknown }
   | { kind: "intOrAuto"; nullable?: boolean; default?: unknown }
-  | { kind: "section"; fields: Record<string, Field>; nullable?: boolean; default?: unknown };
+  | { kind: "section"; fields: Record<string, Field>; nullable?: boolean; default?: unknown }
+  | { kind: "string"; nullable?: boolean; default?: unknown }
+  | { kind: "strings"; nullable?: boolean; default?: unknown }
+  | { kind: "bool"; nullable?: boolean; default?: unknown }
+  | { kind: "map"; nullable?: boolean; default?: unknown };
 
 /** A configuration error (bad key or value), with the key path in the message. */
 export class ConfigError extends Error {
@@ -132,6 +136,21 @@ export function validate(path: string, f: Field, v: unknown): unknown {
     case "intOrAuto":
       if (v === "auto" || (isInt(v) && v >= 1)) return v;
       return fail(path, `"auto" or an integer >= 1`, v);
+    case "string":
+      if (typeof v !== "string" || v === "") fail(path, "a non-empty string", v);
+      return v;
+    case "strings":
+      if (typeof v === "string" && v !== "") return v;
+      if (Array.isArray(v) && v.length && v.every((x) => typeof x === "string" && x !== "")) {
+        return [...v];
+      }
+      return fail(path, "a string or a non-empty list of strings", v);
+    case "bool":
+      if (typeof v !== "boolean") fail(path, "true or false", v);
+      return v;
+    case "map":
+      if (!isMap(v)) fail(path, "a map", v);
+      return structuredClone(v);
     case "section": {
       if (!isMap(v)) fail(path, "a map", v);
       const out: Record<string, unknown> = {};
