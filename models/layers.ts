@@ -276,7 +276,7 @@ export class DropPath extends Module {
   /** Generator of the per-sample masks (its state belongs in checkpoints). */
   readonly rng: Rng;
 
-  constructor(p: number, rng = new Rng(1)) {
+  constructor(p: number, rng: Rng = new Rng(1)) {
     super();
     this.p = p;
     this.rng = rng;

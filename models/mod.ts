@@ -12,3 +12,4 @@ export * from "./tinycnn.ts";
 export * from "./pos_embed.ts";
 export * from "./vit.ts";
 export * from "./dinov2.ts";
+export * from "./onnx.ts";
