@@ -76,6 +76,50 @@ function layoutFor(gpu: GPUDevice, code: string): GPUPipelineLayout {
 }
 const bindLayouts = new Map<GPUPipelineLayout, GPUBindGroupLayout>();
 
+// Bind groups are cached by (layout, buffers, offsets, sizes). A training step with fixed shapes
+// gets the same pooled buffers and uniform-arena offsets every step, so from the second step on
+// every dispatch finds its bind group here: the steady step creates none (a replay, in effect).
+const bufferIds = new WeakMap<GPUBuffer, number>();
+const layoutIds = new WeakMap<GPUBindGroupLayout, number>();
+let nextId = 1;
+const bindGroups = new Map<string, GPUBindGroup>();
+const MAX_BIND_GROUPS = 16384;
+
+function idOf<T extends object>(map: WeakMap<T, number>, o: T): number {
+  let id = map.get(o);
+  if (id === undefined) map.set(o, id = nextId++);
+  return id;
+}
+
+function cachedBindGroup(
+  gpu: GPUDevice,
+  layout: GPUBindGroupLayout,
+  entries: GPUBindGroupEntry[],
+): GPUBindGroup {
+  let key = `${idOf(layoutIds, layout)}`;
+  for (const e of entries) {
+    const r = e.resource as GPUBufferBinding;
+    key += `|${idOf(bufferIds, r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`;
+  }
+  let bg = bindGroups.get(key);
+  if (!bg) {
+    if (bindGroups.size >= MAX_BIND_GROUPS) bindGroups.clear();
+    bg = gpu.createBindGroup({ layout, entries });
+    bindGroups.set(key, bg);
+  }
+  return bg;
+}
+
+/** Drops cached bind groups (after buffers were destroyed, e.g. by `pool.trim()`). */
+export function clearBindGroupCache(): void {
+  bindGroups.clear();
+}
+
+/** Number of cached bind groups (benchmarks and tests). */
+export function bindGroupCacheSize(): number {
+  return bindGroups.size;
+}
+
 /** A compiled compute pipeline. */
 export class Kernel {
   /** Kernel name. */
@@ -148,10 +192,7 @@ export class Kernel {
       } else entries.push({ binding: i + 1, resource: t as GPUBufferBinding });
     });
     dev.scoped(this.name, () => {
-      const bg = dev.gpu.createBindGroup({
-        layout: this.bindLayout,
-        entries,
-      });
+      const bg = cachedBindGroup(dev.gpu, this.bindLayout, entries);
       const pass = computePass();
       pass.setPipeline(this.pipeline);
       pass.setBindGroup(0, bg);
