@@ -14,6 +14,7 @@ import { LARS } from "./optim/lars.ts";
 import { clipGradNorm } from "./optim/clip.ts";
 import type { Optimizer, ParamGroup } from "./optim/optimizer.ts";
 import { cosineWarmupSchedule } from "./schedule.ts";
+import { add, scale } from "../kernels/elementwise.ts";
 import type {
   MethodInstance,
   MethodPlugin,
@@ -75,8 +76,15 @@ const OPT_KEYS: Record<OptimizerName, string[]> = {
   lars: ["lr", "weightDecay", "momentum", "dampening", "nesterov", "trustCoefficient", "eps"],
 };
 
-/** Resolves optimizer, arguments, LR scaling and warmup for a plugin and settings. */
-export function resolveOptim(plugin: MethodPlugin, s: RunSettings): ResolvedOptim {
+/**
+ * Resolves optimizer, arguments, LR scaling and warmup for a plugin and settings; `instance`
+ * resolves run-dependent `"auto"` arguments ({@link MethodInstance.resolveOptimizerArgs}).
+ */
+export function resolveOptim(
+  plugin: MethodPlugin,
+  s: RunSettings,
+  instance?: Pick<MethodInstance, "resolveOptimizerArgs">,
+): ResolvedOptim {
   const name = s.optimizer === "auto" ? plugin.defaults.optimizer : s.optimizer;
   const defaults = plugin.defaults.optimizerArgs[name];
   if (!defaults) {
@@ -93,7 +101,14 @@ export function resolveOptim(plugin: MethodPlugin, s: RunSettings): ResolvedOpti
       );
     }
   }
-  const args = { ...defaults, ...(s.optimizerArgs ?? {}) } as Record<string, unknown>;
+  let args = { ...defaults, ...(s.optimizerArgs ?? {}) } as Record<string, unknown>;
+  if (instance?.resolveOptimizerArgs) args = instance.resolveOptimizerArgs(name, args);
+  const auto = Object.keys(args).find((k) => args[k] === "auto");
+  if (auto) {
+    throw new Error(
+      `method '${plugin.name}': optimizer argument '${auto}' is "auto" but the method does not resolve it; pass a number`,
+    );
+  }
   const baseLr = Number(args.lr);
   const ratio = s.batchSize / plugin.defaults.referenceBatchSize;
   const scale = plugin.defaults.lrScaleMethod === "linear"
@@ -109,6 +124,9 @@ export function resolveOptim(plugin: MethodPlugin, s: RunSettings): ResolvedOpti
     warmupSteps = Math.min(total, Math.floor((total / s.epochs) * warmupEpochs));
   } else {
     warmupSteps = Math.min(Math.max(total - 1, 0), w.steps);
+    if (w.maxFraction !== undefined) {
+      warmupSteps = Math.min(warmupSteps, Math.floor(total * w.maxFraction));
+    }
   }
   return {
     name,
@@ -177,7 +195,7 @@ export class MethodRun {
   constructor(plugin: MethodPlugin, instance: MethodInstance, settings: RunSettings) {
     this.plugin = plugin;
     this.instance = instance;
-    this.optim = resolveOptim(plugin, settings);
+    this.optim = resolveOptim(plugin, settings, instance);
     this.#groups = instance.paramGroups();
     this.optimizer = buildOptimizer(this.optim, this.#groups);
     this.#baseWd = this.optimizer.groups.map((g) => g.weightDecay);
@@ -195,8 +213,14 @@ export class MethodRun {
     );
   }
 
-  /** One optimizer step on a batch; returns kept tensors to read later. */
-  trainStep(batch: StepBatch): StepResult {
+  /**
+   * One optimizer step on a batch, or on several micro-batches whose gradients are summed
+   * (gradient accumulation: each micro-batch's loss is scaled by 1/K). Returns kept tensors
+   * (the mean loss over the micro-batches) to read later.
+   */
+  trainStep(batch: StepBatch | StepBatch[]): StepResult {
+    const micro = Array.isArray(batch) ? batch : [batch];
+    const k = micro.length;
     const info = { step: this.step, totalSteps: this.#totalSteps };
     const sched = this.instance.schedule?.(info) ?? {};
     const f = this.lrFactor(this.step);
@@ -206,21 +230,33 @@ export class MethodRun {
       g.weightDecay = sched.weightDecay?.[spec.name] ?? this.#baseWd[i];
     });
     const result = tidy(() => {
-      const out = this.instance.trainingStep(batch, info);
-      backward(out.loss);
+      let loss: Tensor | null = null;
+      let metrics: Record<string, Tensor> = {};
+      for (const b of micro) {
+        const out = this.instance.trainingStep(b, info);
+        const l = k === 1 ? out.loss : scale(out.loss, 1 / k);
+        backward(l);
+        loss = loss ? add(loss, l) : l;
+        const m: Record<string, Tensor> = {};
+        for (const [name, t] of Object.entries(out.metrics ?? {})) {
+          const v = k === 1 ? t : scale(t, 1 / k);
+          m[name] = metrics[name] ? add(metrics[name], v) : v;
+        }
+        metrics = m;
+      }
       const clip = this.plugin.defaults.gradientClip;
       if (clip !== null) clipGradNorm(this.optimizer.params(), clip).dispose();
       this.optimizer.step();
       this.optimizer.zeroGrad();
       this.instance.afterStep?.(info);
-      keep(out.loss);
-      for (const t of Object.values(out.metrics ?? {})) keep(t);
-      return out;
+      keep(loss!);
+      for (const t of Object.values(metrics)) keep(t);
+      return { loss: loss!, metrics };
     });
     this.step++;
     return {
       loss: result.loss,
-      metrics: result.metrics ?? {},
+      metrics: result.metrics,
       lr: this.optimizer.groups[0]?.lr ?? 0,
       schedules: sched.logs ?? {},
     };

@@ -13,3 +13,4 @@ export * from "./schedule.ts";
 export * from "./plugin.ts";
 export * from "./method_run.ts";
 export * from "./checkpoint.ts";
+export * from "./logging/mod.ts";

@@ -16,6 +16,4 @@ export type { LoaderTiming } from "./timing.ts";
 export { ImageCache } from "./cache.ts";
 export { DecodePool } from "./pool.ts";
 export type { PoolOptions } from "./pool.ts";
-export { saveViewGrid, viewGrid } from "./grid.ts";
-export type { GridOptions, ViewBatch } from "./grid.ts";
 export { loadSharp, SHARP_PERMISSIONS } from "./sharp.ts";
