@@ -17,3 +17,4 @@ export { ImageCache } from "./cache.ts";
 export { DecodePool } from "./pool.ts";
 export type { PoolOptions } from "./pool.ts";
 export { loadSharp, SHARP_PERMISSIONS } from "./sharp.ts";
+export * from "./sample.ts";
