@@ -1,39 +1,70 @@
 /**
- * The Sinter command line: `deno run <permissions> cli.ts <command> key=value ...`.
+ * The Sinter command line, LightlyTrain's syntax: `deno run <permissions> cli.ts <command>
+ * key=value ...` with dotted keys and YAML values (`optim_args.betas=[0.9,0.999]`,
+ * `loggers.tensorboard=null`).
  *
- * Commands so far: `doctor` (adapter, backend, limits, features), `help`.
+ * Commands: `pretrain`, `export`, `embed`, `list_methods`, `list_models`, `doctor`, `help`;
+ * `<command> help` prints that command's help.
  *
  * @module
  */
 import { getDevice, NoAdapterError, readEnv } from "./core/device.ts";
+import { parseKeyValues } from "./core/train_config.ts";
+import { parseYaml } from "./transforms/yaml.ts";
 
-const HELP = `sinter: self-supervised pretraining on WebGPU
+const PERMS_TRAIN = "--allow-read --allow-write --allow-env --allow-ffi";
+
+const HELP: Record<string, string> = {
+  "": `sinter: self-supervised pretraining on WebGPU (LightlyTrain's commands, in Deno)
 
 usage: deno run <permissions> cli.ts <command> [key=value ...]
 
 commands:
-  doctor [json=true]   show the WebGPU adapter, backend, limits and features
-  help                 this text
+  pretrain      pretrain a backbone on a folder of images
+  export        export a checkpoint's backbone (safetensors or onnx)
+  embed         embed a folder of images with a checkpoint's backbone
+  list_methods  the methods (built-in and plugins)
+  list_models   the model names
+  doctor        the WebGPU adapter, backend, limits and features
+  help          this text; '<command> help' for one command
 
-permissions: doctor needs --allow-env (reads SINTER_* and DENO_WEBGPU_BACKEND, sets LP_NUM_THREADS).
-environment: DENO_WEBGPU_BACKEND=vulkan|gl|metal|dx12 picks the backend;
-  SINTER_POWER_PREFERENCE=low-power|high-performance; SINTER_FORCE_FALLBACK=1;
-  SINTER_DEBUG=1 (per-kernel error scopes); SINTER_F16=0 (disable shader-f16).
-`;
+example:
+  deno run ${PERMS_TRAIN} cli.ts pretrain out=runs/exp data=images model=torchvision/resnet18 method=simclr epochs=10
+`,
+  pretrain: `pretrain out=DIR data=DIR|[files,dirs] model=NAME [method=distillation] [key=value ...]
 
-/** Parses `key=value` arguments (values kept as strings). */
-export function parseKeyValues(args: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const a of args) {
-    const i = a.indexOf("=");
-    if (i <= 0) throw new Error(`argument '${a}' is not key=value`);
-    out[a.slice(0, i)] = a.slice(i + 1);
-  }
-  return out;
-}
+Keys (LightlyTrain's names and defaults): method_args.*, epochs=auto, steps=auto, batch_size=128,
+gradient_accumulation_steps=1, num_workers=auto, seed=0, optim=auto|adamw|sgd|lars, optim_args.*,
+transform_args.*, loader_args.{image_size,cache_bytes,resize,prefetch}, model_args.*,
+loggers.{jsonl,tensorboard}=null to disable, resume_interrupted=true, checkpoint=FILE,
+overwrite=true, plugins=PATH|[PATHS] (third-party methods; also SINTER_PLUGINS_DIR).
+Permissions: ${PERMS_TRAIN}  (sharp decodes images through FFI)
+Writes: out/checkpoints/last.ckpt, out/exported_models/exported_last.safetensors, metrics.jsonl,
+events.out.tfevents.*, train.log, config.json, report.html.
+`,
+  export:
+    `export out=FILE checkpoint=out/checkpoints/last.ckpt [format=safetensors|onnx] [part=model]
+       [height=H width=W (onnx)] [overwrite=true]
+Permissions: --allow-read --allow-write --allow-env
+`,
+  embed:
+    `embed out=FILE data=DIR checkpoint=FILE [format=csv|npy|safetensors] [image_size=[224,224]]
+      [batch_size=128] [num_workers=auto] [overwrite=true]
+Permissions: ${PERMS_TRAIN}
+`,
+  list_methods: `list_methods [plugins=PATH|[PATHS]]   the methods, built-in and third-party
+Permissions: --allow-read --allow-env
+`,
+  list_models: `list_models   every model name (<package>/<name>)
+Permissions: none
+`,
+  doctor: `doctor [json=true]   the WebGPU adapter, backend, limits and features
+Permissions: none required; --allow-env to honour DENO_WEBGPU_BACKEND, SINTER_* and set LP_NUM_THREADS
+`,
+};
 
 /** `doctor`: prints the adapter report; returns the process exit code. */
-export async function doctor(args: Record<string, string>): Promise<number> {
+export async function doctor(args: Record<string, unknown>): Promise<number> {
   for (const k of Object.keys(args)) {
     if (k !== "json") throw new Error(`doctor: unknown key '${k}' (valid: json)`);
   }
@@ -48,7 +79,7 @@ export async function doctor(args: Record<string, string>): Promise<number> {
     throw e;
   }
   const r = dev.report;
-  if (args.json === "true") {
+  if (args.json === true) {
     console.log(JSON.stringify(r, null, 2));
     return 0;
   }
@@ -70,21 +101,74 @@ export async function doctor(args: Record<string, string>): Promise<number> {
   return 0;
 }
 
+async function loadPluginsArg(v: unknown): Promise<void> {
+  const { loadPlugin, scanPluginsFolder } = await import("./core/plugin.ts");
+  const list = v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
+  for (const s of list) await loadPlugin(String(s));
+  const dir = readEnv("SINTER_PLUGINS_DIR");
+  if (dir) await scanPluginsFolder(dir);
+}
+
 /** Runs a CLI invocation; returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  const name = cmd === undefined || ["help", "--help", "-h"].includes(cmd) ? "" : cmd;
+  if (name === "" || rest[0] === "help" || rest[0] === "--help") {
+    const text = HELP[name];
+    if (text === undefined) {
+      console.error(
+        `unknown command '${cmd}'. Commands: ${Object.keys(HELP).filter(Boolean).join(", ")}`,
+      );
+      return 2;
+    }
+    console.log(text);
+    return 0;
+  }
   try {
-    switch (cmd) {
+    const args = parseKeyValues(rest, parseYaml);
+    switch (name) {
       case "doctor":
-        return await doctor(parseKeyValues(rest));
-      case undefined:
-      case "help":
-      case "--help":
-      case "-h":
-        console.log(HELP);
+        return await doctor(args);
+      case "pretrain": {
+        const { pretrain } = await import("./core/trainer.ts");
+        const r = await pretrain(args);
+        console.log(
+          `done: ${r.steps} steps, last loss ${
+            r.lastLoss?.toFixed(4) ?? "n/a"
+          }; backbone in ${r.exported}`,
+        );
         return 0;
+      }
+      case "export": {
+        const { exportModel } = await import("./core/export.ts");
+        console.log(`exported ${await exportModel(args as never)}`);
+        return 0;
+      }
+      case "embed": {
+        const { embed } = await import("./core/embed.ts");
+        console.log(`embeddings in ${await embed(args as never)}`);
+        return 0;
+      }
+      case "list_methods": {
+        for (const k of Object.keys(args)) {
+          if (k !== "plugins") throw new Error(`list_methods: unknown key '${k}' (valid: plugins)`);
+        }
+        const { listMethods } = await import("./methods/mod.ts");
+        await loadPluginsArg(args.plugins);
+        for (const m of listMethods()) {
+          console.log(`${m.name.padEnd(16)} ${m.description}${m.builtin ? "" : `  [${m.source}]`}`);
+        }
+        return 0;
+      }
+      case "list_models": {
+        const { listModels } = await import("./models/mod.ts");
+        for (const m of listModels()) console.log(`${m.name.padEnd(34)} ${m.description}`);
+        return 0;
+      }
       default:
-        console.error(`unknown command '${cmd}'. Commands: doctor, help.`);
+        console.error(
+          `unknown command '${cmd}'. Commands: ${Object.keys(HELP).filter(Boolean).join(", ")}`,
+        );
         return 2;
     }
   } catch (e) {

@@ -149,6 +149,15 @@ export async function exportWeights(model: ModelWrapper, path: string): Promise<
   });
 }
 
+/** The checkpoint prefix of the module a method exports (e.g. the EMA teacher for DINO). */
+function exportPrefix(
+  instance: { modules(): Record<string, unknown>; exportModel(): ModelWrapper },
+): string {
+  const target = instance.exportModel().getModel();
+  for (const [k, m] of Object.entries(instance.modules())) if (m === target) return k;
+  return "model";
+}
+
 interface Pending {
   step: number;
   epoch: number;
@@ -359,6 +368,7 @@ export async function pretrain(
           epoch,
           rng: { method: methodRng.state, views: viewRng.state },
           config: resolved as unknown as Record<string, unknown>,
+          extra: { export_module: exportPrefix(instance) },
         },
       };
       await saveCheckpoint(resumePath, content);
