@@ -15,7 +15,7 @@ export type Field =
   | { kind: "list"; positive?: boolean; nullable?: boolean; default?: unknown }
   | { kind: "enum"; values: readonly string[]; nullable?: boolean; default?: unknown }
   | { kind: "intOrRange"; nullable?: boolean; default?: unknown }
-  | { kind: "intOrAuto"; nullable?: boolean; default?: unknown }
+  | { kind: "intOrAuto"; min?: number; nullable?: boolean; default?: unknown }
   | { kind: "section"; fields: Record<string, Field>; nullable?: boolean; default?: unknown }
   | { kind: "string"; nullable?: boolean; default?: unknown }
   | { kind: "strings"; nullable?: boolean; default?: unknown }
@@ -134,8 +134,8 @@ export function validate(path: string, f: Field, v: unknown): unknown {
       }
       return fail(path, "an integer >= 0 or a range [lo, hi] of integers", v);
     case "intOrAuto":
-      if (v === "auto" || (isInt(v) && v >= 1)) return v;
-      return fail(path, `"auto" or an integer >= 1`, v);
+      if (v === "auto" || (isInt(v) && v >= (f.min ?? 1))) return v;
+      return fail(path, `"auto" or an integer >= ${f.min ?? 1}`, v);
     case "string":
       if (typeof v !== "string" || v === "") fail(path, "a non-empty string", v);
       return v;

@@ -89,7 +89,7 @@ export const TRAIN_FIELDS: Record<string, Field> = {
   steps: opt({ kind: "intOrAuto" }, "auto"),
   batch_size: opt({ kind: "int", min: 1 }, 128),
   gradient_accumulation_steps: opt({ kind: "int", min: 1 }, 1),
-  num_workers: opt({ kind: "intOrAuto" }, "auto"),
+  num_workers: opt({ kind: "intOrAuto", min: 0 }, "auto"),
   resume_interrupted: opt({ kind: "bool" }, false),
   checkpoint: nullable("string"),
   overwrite: opt({ kind: "bool" }, false),
