@@ -41,8 +41,11 @@ export interface MethodDefaults<A> {
   referenceBatchSize: number;
   /** Gradient-norm clip value, or null for none. */
   gradientClip: number | null;
-  /** Warmup length rule: "epochs" (min(10, E/10) epochs) or a fixed step count. */
-  warmup: "epochs" | { steps: number };
+  /**
+   * Warmup length rule: "epochs" (min(10, E/10) epochs) or a step count, capped at
+   * `total − 1` and, with `maxFraction`, at `floor(maxFraction · total)` (DINO: 12 500, 0.1).
+   */
+  warmup: "epochs" | { steps: number; maxFraction?: number };
   /** Final LR as a fraction of the peak (LightlySSL's end_value, 0.001). */
   lrEndFactor?: number;
 }
@@ -79,6 +82,8 @@ export interface StepInfo {
   step: number;
   /** Total optimizer steps. */
   totalSteps: number;
+  /** The optimizer's resolved base weight decay (methods that schedule weight decay start from it). */
+  weightDecay?: number;
 }
 
 /** What a training step returns; tensors stay on the GPU (read back asynchronously). */
@@ -115,6 +120,15 @@ export interface StepSchedule {
 export interface MethodInstance {
   /** Parameter groups to optimize (student backbone and heads; never a frozen teacher). */
   paramGroups(): ParamGroupSpec[];
+  /**
+   * Resolves optimizer arguments that depend on the run, such as distillation v3's
+   * `weightDecay: "auto"` (by student architecture). Gets the plugin's defaults merged with
+   * the user's arguments for `optimizer`; returns them with every `"auto"` replaced.
+   */
+  resolveOptimizerArgs?(
+    optimizer: OptimizerName,
+    args: Record<string, unknown>,
+  ): Record<string, unknown>;
   /** Called before each step's forward: method schedules and freezes. */
   schedule?(info: StepInfo): StepSchedule;
   /** Forward and loss for one batch; ops are recorded on the autograd tape. */

@@ -6,9 +6,17 @@
  */
 import { registerMethod } from "../core/plugin.ts";
 import { plugin as simclr } from "./simclr/mod.ts";
+import { plugin as distillation } from "./distillation/mod.ts";
+import { plugin as distillationv2 } from "./distillationv2/mod.ts";
+import { plugin as distillationv1 } from "./distillationv1/mod.ts";
 
 /** Built-in plugins in registration order. */
-export const BUILTIN_METHODS = [simclr] as const;
+export const BUILTIN_METHODS = [
+  simclr,
+  distillation,
+  distillationv2,
+  distillationv1,
+] as const;
 
 for (const p of BUILTIN_METHODS) {
   registerMethod(p as unknown as Parameters<typeof registerMethod>[0], `builtin:${p.name}`, true);
