@@ -221,7 +221,11 @@ export class MethodRun {
   trainStep(batch: StepBatch | StepBatch[]): StepResult {
     const micro = Array.isArray(batch) ? batch : [batch];
     const k = micro.length;
-    const info = { step: this.step, totalSteps: this.#totalSteps };
+    const info = {
+      step: this.step,
+      totalSteps: this.#totalSteps,
+      weightDecay: Number(this.optim.args.weightDecay ?? 0),
+    };
     const sched = this.instance.schedule?.(info) ?? {};
     const f = this.lrFactor(this.step);
     this.optimizer.groups.forEach((g, i) => {

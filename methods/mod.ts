@@ -9,6 +9,8 @@ import { plugin as simclr } from "./simclr/mod.ts";
 import { plugin as distillation } from "./distillation/mod.ts";
 import { plugin as distillationv2 } from "./distillationv2/mod.ts";
 import { plugin as distillationv1 } from "./distillationv1/mod.ts";
+import { plugin as dinov2 } from "./dinov2/mod.ts";
+import { plugin as dino } from "./dino/mod.ts";
 
 /** Built-in plugins in registration order. */
 export const BUILTIN_METHODS = [
@@ -16,6 +18,8 @@ export const BUILTIN_METHODS = [
   distillation,
   distillationv2,
   distillationv1,
+  dinov2,
+  dino,
 ] as const;
 
 for (const p of BUILTIN_METHODS) {
