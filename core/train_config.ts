@@ -85,7 +85,7 @@ export const TRAIN_FIELDS: Record<string, Field> = {
   method: opt({ kind: "string" }, "distillation"),
   method_args: nullable("map"),
   embed_dim: nullable("int"),
-  epochs: opt({ kind: "intOrAuto" }, "auto"),
+  epochs: opt({ kind: "intOrAuto", min: 0 }, "auto"),
   steps: opt({ kind: "intOrAuto" }, "auto"),
   batch_size: opt({ kind: "int", min: 1 }, 128),
   gradient_accumulation_steps: opt({ kind: "int", min: 1 }, 1),
