@@ -4,14 +4,14 @@ import { mean, square } from "../kernels/mod.ts";
 import { createModel } from "../models/mod.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 
-async function build(seed: number) {
+function build(seed: number) {
   const model = createModel("sinter/tinycnn16", { seed });
   const params = model.getModel().parameters();
   const opt = new SGD(params, { lr: 0.05, momentum: 0.9 });
   return { model, opt };
 }
 
-function step(m: Awaited<ReturnType<typeof build>>, x: Float32Array) {
+function step(m: ReturnType<typeof build>, x: Float32Array) {
   tidy(() => {
     const f = m.model.forwardPool(m.model.forwardFeatures(tensor(x, [2, 3, 16, 16])));
     backward(mean(square(f)));
@@ -24,7 +24,7 @@ Deno.test("a checkpoint restores model, BN stats, counters and optimizer state e
   await initDevice();
   const rng = new Rng(1);
   const xs = [0, 1, 2].map(() => rng.uniformArray(2 * 3 * 16 * 16));
-  const a = await build(1);
+  const a = build(1);
   step(a, xs[0]);
   step(a, xs[1]);
   const dir = await Deno.makeTempDir();
@@ -38,7 +38,7 @@ Deno.test("a checkpoint restores model, BN stats, counters and optimizer state e
     const ck = await loadCheckpoint(path);
     assert.equal(ck.meta.step, 2);
     assert.deepEqual(ck.prefixes(), ["model"]);
-    const b = await build(99);
+    const b = build(99);
     ck.restoreModule("model", b.model.getModel());
     b.opt.loadStateDict(ck.optimizerState()!);
     step(a, xs[2]);

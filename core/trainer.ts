@@ -376,7 +376,10 @@ export async function pretrain(
       for (const f of Deno.readDirSync(`${c.out}/checkpoints`)) {
         if (f.name.startsWith("epoch=")) Deno.removeSync(`${c.out}/checkpoints/${f.name}`);
       }
-      await Deno.copyFile(resumePath, `${c.out}/checkpoints/epoch=${Math.max(epoch - 1, 0)}-step=${step}.ckpt`);
+      await Deno.copyFile(
+        resumePath,
+        `${c.out}/checkpoints/epoch=${Math.max(epoch - 1, 0)}-step=${step}.ckpt`,
+      );
       await exportWeights(
         instance.exportModel(),
         `${c.out}/exported_models/exported_last.safetensors`,
