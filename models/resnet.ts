@@ -288,7 +288,8 @@ export class ResNet extends Module {
 
   /** Spatial size `[H', W']` of the layer4 map for an `h x w` input. */
   featureSize(h: number, w: number): [number, number] {
-    const down = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
+    const down = (n: number, k: number, s: number, p: number) =>
+      Math.floor((n + 2 * p - k) / s) + 1;
     return [h, w].map((n) => {
       let s = this.config.cifarStem ? n : down(down(n, 7, 2, 3), 3, 2, 1);
       for (let i = 1; i < 4; i++) s = down(s, 3, 2, 1);

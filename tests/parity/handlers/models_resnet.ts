@@ -7,7 +7,7 @@ import type { RefCase } from "../refdata.ts";
 import { noGrad, type Tensor, tensor, tidy } from "../../../core/mod.ts";
 import "../../../kernels/mod.ts";
 import { ResNet } from "../../../models/resnet.ts";
-import { type HostTensor, type StateDict } from "../../../models/module.ts";
+import type { HostTensor, StateDict } from "../../../models/module.ts";
 import { loadSafetensors, type SafeFile, toFloat32 } from "../../../models/safetensors.ts";
 
 /** A host state dict from a safetensors file (F32 as float32, I64 counters as int64). */
