@@ -25,6 +25,7 @@ commands:
   embed         embed a folder of images with a checkpoint's backbone
   list_methods  the methods (built-in and plugins)
   list_models   the model names
+  new_method    scaffold a method plugin folder
   doctor        the WebGPU adapter, backend, limits and features
   help          this text; '<command> help' for one command
 
@@ -57,6 +58,10 @@ Permissions: --allow-read --allow-env
 `,
   list_models: `list_models   every model name (<package>/<name>)
 Permissions: none
+`,
+  new_method:
+    `new_method name=NAME out=DIR   scaffold a method plugin folder that passes its own test
+Permissions: --allow-write
 `,
   doctor: `doctor [json=true]   the WebGPU adapter, backend, limits and features
 Permissions: none required; --allow-env to honour DENO_WEBGPU_BACKEND, SINTER_* and set LP_NUM_THREADS
@@ -163,6 +168,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "list_models": {
         const { listModels } = await import("./models/mod.ts");
         for (const m of listModels()) console.log(`${m.name.padEnd(34)} ${m.description}`);
+        return 0;
+      }
+      case "new_method": {
+        const { scaffoldMethod } = await import("./methods/scaffold.ts");
+        for (const k of Object.keys(args)) {
+          if (!["name", "out"].includes(k)) {
+            throw new Error(`new_method: unknown key '${k}' (valid: name, out)`);
+          }
+        }
+        if (!args.name || !args.out) throw new Error("new_method: name and out are required");
+        const files = await scaffoldMethod({ name: String(args.name), out: String(args.out) });
+        console.log(`wrote ${files.join(", ")}\ntest it: deno test -A ${args.out}`);
         return 0;
       }
       default:
