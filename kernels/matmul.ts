@@ -5,21 +5,22 @@
  * @module
  */
 import matmulSrc from "./matmul.wgsl" with { type: "text" };
+import tiledSrc from "./matmul_tiled.wgsl" with { type: "text" };
 import { kernel } from "./kernel.ts";
 import { empty, fmtShape, numel, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
 import { sumTo } from "./reduce.ts";
 import { add } from "./elementwise.ts";
+import {
+  type MatmulDims,
+  type MatmulKernel,
+  matmulKernelSupported,
+  selectMatmul,
+} from "./matmul_select.ts";
+import { matmulTex } from "./matmul_tex.ts";
 
-interface Dims {
-  batch: number[];
-  m: number;
-  n: number;
-  k: number;
-}
-
-function dims(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Dims {
+function dims(a: Tensor, b: Tensor, ta: boolean, tb: boolean): MatmulDims {
   if (a.shape.length < 2 || b.shape.length < 2) {
     throw new GpuError(
       `matmul: inputs need at least 2 dims, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
@@ -46,23 +47,69 @@ function dims(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Dims {
       `matmul: batch dims ${fmtShape(ab)} and ${fmtShape(bb)} must match (or one side be 2-D)`,
     );
   }
-  return { batch, m, n, k: ka };
+  return { batch, m, n, k: ka, aBatched: ab.length > 0, bBatched: bb.length > 0 };
 }
 
-/** Raw batched product `op(a) @ op(b)`, no autograd. */
-export function matmulRaw(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
-  const d = dims(a, b, ta, tb);
+/** The storage-buffer kernels (`direct`, `tiled`): one dispatch, batch on grid z. */
+function matmulBuffers(
+  name: "direct" | "tiled",
+  a: Tensor,
+  b: Tensor,
+  c: Tensor,
+  d: MatmulDims,
+  ta: boolean,
+  tb: boolean,
+): void {
   const nb = numel(d.batch);
-  const c = empty([...d.batch, d.m, d.n], "f32", "matmul");
-  const sa = a.shape.length === 2 ? 0 : d.m * d.k;
-  const sb = b.shape.length === 2 ? 0 : d.k * d.n;
   if (nb > 65535) throw new GpuError(`matmul: batch ${nb} exceeds 65535`);
-  kernel({ name: "matmul", code: matmulSrc, constants: { WGX: 8, WGY: 8 } }).dispatch(
-    [a, b, c],
-    [d.m, d.n, d.k, ta ? 1 : 0, tb ? 1 : 0, sa, sb, d.m * d.n],
-    [Math.ceil(d.n / 32), Math.ceil(d.m / 32), nb],
-  );
+  const params = [
+    d.m,
+    d.n,
+    d.k,
+    ta ? 1 : 0,
+    tb ? 1 : 0,
+    d.aBatched ? d.m * d.k : 0,
+    d.bBatched ? d.k * d.n : 0,
+    d.m * d.n,
+  ];
+  if (name === "tiled") {
+    kernel({ name: "matmul_tiled", code: tiledSrc, constants: { WG: 16, BK: 16 } }).dispatch(
+      [a, b, c],
+      params,
+      [Math.ceil(d.n / 64), Math.ceil(d.m / 64), nb],
+    );
+  } else {
+    kernel({ name: "matmul", code: matmulSrc, constants: { WGX: 8, WGY: 8 } }).dispatch(
+      [a, b, c],
+      params,
+      [Math.ceil(d.n / 32), Math.ceil(d.m / 32), nb],
+    );
+  }
+}
+
+/**
+ * Raw batched product `op(a) @ op(b)` with a chosen kernel, no autograd (benches and tests;
+ * a kernel that cannot run this shape falls back to `direct`).
+ */
+export function matmulRawWith(
+  kernelName: MatmulKernel,
+  a: Tensor,
+  b: Tensor,
+  ta = false,
+  tb = false,
+): Tensor {
+  const d = dims(a, b, ta, tb);
+  const c = empty([...d.batch, d.m, d.n], "f32", "matmul");
+  if (c.size === 0) return c;
+  const k = matmulKernelSupported(kernelName, d) ? kernelName : "direct";
+  if (k === "tex") matmulTex(a, b, c, d, ta, tb);
+  else matmulBuffers(k, a, b, c, d, ta, tb);
   return c;
+}
+
+/** Raw batched product `op(a) @ op(b)`, no autograd; the kernel comes from the adapter's table. */
+export function matmulRaw(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
+  return matmulRawWith(selectMatmul(dims(a, b, ta, tb)), a, b, ta, tb);
 }
 
 /** Batched matrix product with autograd; `ta`/`tb` transpose the last two dims. */
