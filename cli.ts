@@ -170,7 +170,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         for (const m of listModels()) console.log(`${m.name.padEnd(34)} ${m.description}`);
         return 0;
       }
-      case "new_method": {
+      case "new_method":
+      case "new-method": {
         const { scaffoldMethod } = await import("./methods/scaffold.ts");
         for (const k of Object.keys(args)) {
           if (!["name", "out"].includes(k)) {

@@ -31,7 +31,12 @@ import { exampleViewsPng } from "./logging/image_grid.ts";
 import { writeReport } from "./logging/report.ts";
 import { readMetrics } from "./logging/metrics.ts";
 import { createModel, type ModelWrapper } from "../models/wrapper.ts";
-import { loadSafetensors, saveSafetensors, toFloat32 } from "../models/safetensors.ts";
+import {
+  loadSafetensors,
+  saveSafetensors,
+  toFloat32,
+  writeFileAtomic,
+} from "../models/safetensors.ts";
 import type { StateDict } from "../models/module.ts";
 import { createLoader, type ImageLoader } from "../data/loader.ts";
 import {
@@ -184,6 +189,18 @@ export async function pretrain(
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
+  }
+  for (const k of Object.keys(c.loggers ?? {})) {
+    if (!["jsonl", "tensorboard"].includes(k)) {
+      throw new ConfigError(
+        `loggers.${k}: not supported (Sinter writes jsonl and tensorboard; wandb and mlflow need network services); remove it`,
+      );
+    }
+  }
+  for (const k of Object.keys(c.callbacks ?? {})) {
+    throw new ConfigError(
+      `callbacks.${k}: not supported yet (checkpoints and exports are written every epoch); remove it`,
+    );
   }
   prepareOut(c);
   const loggers = RunLoggers.open(c.out, {
@@ -424,6 +441,7 @@ export async function pretrain(
             std: targs.normalize.std,
           });
           loggers.logImage("example_views", examplePng, 0);
+          await writeFileAtomic(`${c.out}/example_views.png`, examplePng);
         }
         micro.push(views);
         if (micro.length < accum) continue;
