@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { initDevice } from "../core/device.ts";
-import { backward, noGrad } from "../core/autograd.ts";
-import { upload } from "../core/engine.ts";
-import { Rng } from "../core/random.ts";
+import { backward } from "../core/autograd.ts";
 import { type Tensor, tensor, tidy } from "../core/tensor.ts";
-import { assertAllClose, randomData } from "../core/testing.ts";
+import { randomData } from "../core/random.ts";
+import { assertAllClose, gradcheckParameters, randomizeParameters } from "../core/testing.ts";
 import { concat, reshapeOp } from "../kernels/mod.ts";
-import type { Module } from "./module.ts";
 import { DINOV2_SIZES, DinoVisionTransformer } from "./dinov2.ts";
 import { tokensToGrid } from "./vit.ts";
 import type { PosEmbedMode } from "./pos_embed.ts";
@@ -18,81 +16,8 @@ import { compareCase } from "../tests/parity/runner.ts";
 
 await initDevice();
 
-/** Overwrites every parameter with values of O(0.3) (norm weights around 1) for gradchecks. */
-function randomizeParams(m: Module, seed: number): void {
-  let s = seed;
-  for (const [name, p] of m.namedParameters()) {
-    const d = randomData(p.size, s++).map((v) => 0.3 * v);
-    if (/norm\d?\.weight$/.test(name) || name.endsWith(".gamma")) d.forEach((v, i) => d[i] = 1 + v);
-    upload(p.buffer, d);
-  }
-}
-
-/**
- * Central-difference check of d(sum(f() * w))/dθ on `perTensor` elements of every parameter θ
- * (the one with the largest analytic gradient plus random ones): |a - n| <= rtol|n| + atol·max|a|.
- */
-async function paramGradcheck(
-  model: Module,
-  f: () => Tensor,
-  opts: { eps?: number; rtol?: number; atol?: number; perTensor?: number } = {},
-): Promise<number> {
-  const eps = opts.eps ?? 1e-2, rtol = opts.rtol ?? 2e-2, atol = opts.atol ?? 2e-2;
-  const params = model.namedParameters();
-  const out = tidy(f);
-  const wHost = randomData(out.size, 5);
-  const w = tensor(wHost, out.shape);
-  backward(out, w);
-  out.dispose();
-  w.dispose();
-  const loss = async () => {
-    const o = noGrad(() => tidy(f));
-    const v = await o.data();
-    o.dispose();
-    let s = 0;
-    for (let i = 0; i < v.length; i++) s += v[i] * wHost[i];
-    return s;
-  };
-  const rng = new Rng(3);
-  let worst = 0;
-  for (const [name, p] of params) {
-    assert.ok(p.grad, `no gradient reached ${name}`);
-    const analytic = (await p.grad.data()) as Float32Array;
-    const host = (await p.data()) as Float32Array;
-    let scale = 0, top = 0;
-    for (let i = 0; i < analytic.length; i++) {
-      if (Math.abs(analytic[i]) > scale) [scale, top] = [Math.abs(analytic[i]), i];
-    }
-    assert.ok(scale > 0, `gradient of ${name} is all zero`);
-    const idx = new Set([top]);
-    while (idx.size < Math.min(opts.perTensor ?? 3, host.length)) {
-      idx.add(Math.floor(rng.next() * host.length));
-    }
-    for (const i of idx) {
-      const orig = host[i];
-      host[i] = orig + eps;
-      upload(p.buffer, host);
-      const lp = await loss();
-      host[i] = orig - eps;
-      upload(p.buffer, host);
-      const lm = await loss();
-      host[i] = orig;
-      upload(p.buffer, host);
-      const numeric = (lp - lm) / (2 * eps);
-      const ratio = Math.abs(analytic[i] - numeric) / (rtol * Math.abs(numeric) + atol * scale);
-      worst = Math.max(worst, ratio);
-      assert.ok(
-        ratio <= 1,
-        `${name}[${i}]: analytic ${analytic[i]}, numeric ${numeric} (max |grad| ${scale})`,
-      );
-    }
-  }
-  for (const [, p] of params) {
-    p.grad?.dispose();
-    p.grad = null;
-  }
-  return worst;
-}
+/** The ViT gradcheck: one step of 1e-2, the largest and two random elements of each tensor. */
+const GRADCHECK = { steps: [1e-2], perTensor: 3, seed: 5, pickSeed: 3 };
 
 function tiny(registers: number, interpolation: PosEmbedMode, depth = 1) {
   return new DinoVisionTransformer({
@@ -136,7 +61,7 @@ Deno.test("dinov2: registered names, official state_dict names/order, parameter 
 
 Deno.test("dinov2: forward shapes, token order, intermediate layers, input errors", async () => {
   const m = tiny(2, "aa", 2).eval();
-  randomizeParams(m, 3);
+  randomizeParameters(m, 3);
   const x = tensor(randomData(2 * 3 * 8 * 12, 1), [2, 3, 8, 12]);
   const f = m.forwardFeatures(x);
   assert.deepEqual(f.clsToken.shape, [2, 16]);
@@ -174,7 +99,7 @@ Deno.test("dinov2: forward shapes, token order, intermediate layers, input error
 
 Deno.test("dinov2: masks replace patch embeddings by mask_token", async () => {
   const m = tiny(0, "offset").eval();
-  randomizeParams(m, 4);
+  randomizeParameters(m, 4);
   const x1 = tensor(randomData(3 * 8 * 8, 6), [1, 3, 8, 8]);
   const x2 = tensor(randomData(3 * 8 * 8, 7), [1, 3, 8, 8]);
   const mask = tensor([0, 1, 0, 1], [1, 4]);
@@ -226,17 +151,17 @@ for (
 Deno.test("dinov2: finite-difference gradients of all parameters (dim 16, 2 heads, depth 1)", async () => {
   for (const mode of ["offset", "aa"] as PosEmbedMode[]) {
     const m = tiny(2, mode);
-    randomizeParams(m, 31);
+    randomizeParameters(m, 31);
     const x = tensor(randomData(2 * 3 * 8 * 12, 8), [2, 3, 8, 12]);
     const masks = tensor([0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1], [2, 6]);
-    const worst = await paramGradcheck(m, () => {
+    const worst = await gradcheckParameters(m, () => {
       const f = m.forwardFeatures(x, masks);
       return concat([
         f.clsToken,
         reshapeOp(f.regTokens!, [2, 32]),
         reshapeOp(f.patchTokens, [2, 96]),
       ], 1);
-    }, { perTensor: mode === "aa" ? 2 : 3 });
+    }, { ...GRADCHECK, perTensor: mode === "aa" ? 2 : 3 });
     console.log(`dinov2 (${mode}) gradcheck worst ratio ${worst.toFixed(3)}`);
     disposeAll(x, masks);
     m.dispose();

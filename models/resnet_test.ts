@@ -2,11 +2,14 @@
 // gradients of every parameter tensor on tiny instances, and parity with the resnet_tv fixtures.
 import assert from "node:assert/strict";
 import { initDevice } from "../core/device.ts";
-import { backward, noGrad } from "../core/autograd.ts";
-import { upload } from "../core/engine.ts";
-import { Rng } from "../core/random.ts";
-import { type Tensor, tensor, tidy } from "../core/tensor.ts";
-import { compareClose, randomData } from "../core/testing.ts";
+import { noGrad } from "../core/autograd.ts";
+import { tensor, tidy } from "../core/tensor.ts";
+import {
+  compareClose,
+  gradcheckParameters,
+  randomData,
+  randomizeBatchNorm,
+} from "../core/testing.ts";
 import "../kernels/mod.ts";
 import type { Module } from "./module.ts";
 import { ResNet } from "./resnet.ts";
@@ -18,108 +21,6 @@ await initDevice();
 
 function numelOf(m: Module): number {
   return m.namedParameters().reduce((s, [, t]) => s + t.size, 0);
-}
-
-/**
- * Gives every BatchNorm random affine parameters and running statistics (as the fixture does),
- * so that no ReLU input sits exactly on its kink (an all-zero receptive field gives a conv
- * output of exactly 0, which BN with weight 1 / bias 0 / stats 0, 1 would keep at 0).
- */
-function randomizeBatchNorm(m: Module, seed: number): void {
-  const rng = new Rng(seed);
-  for (const [name, t] of m.stateEntries()) {
-    const kind = /(?:bn\d?|downsample\.1)\.(weight|bias|running_mean|running_var)$/.exec(name)?.[1];
-    if (!kind || "value" in t) continue;
-    const d = new Float32Array(t.size);
-    for (let i = 0; i < d.length; i++) {
-      d[i] = kind === "bias"
-        ? 0.2 * rng.normal()
-        : kind === "running_mean"
-        ? 0.1 * rng.normal()
-        : rng.uniform(0.5, 1.5);
-    }
-    upload(t.buffer, d);
-  }
-}
-
-/**
- * Finite-difference check of d(sum(f() * w))/dθ for every parameter tensor θ of `model`, at
- * `perTensor` elements of each (the largest analytic gradient and random others): central
- * differences must agree with the analytic gradient within rtol·|numeric| + atol·max|analytic|
- * (max over the tensor) for one of the steps 1e-3, 3e-4, 1e-4. Several steps because a random
- * ReLU network is piecewise smooth with kinks dense enough that one step alone crosses some;
- * a wrong gradient fails at every step. Returns the worst ratio of error to allowed error.
- */
-async function paramGradcheck(
-  model: Module,
-  f: () => Tensor,
-  opts: { rtol?: number; atol?: number; perTensor?: number; seed?: number } = {},
-): Promise<number> {
-  const rtol = opts.rtol ?? 2e-2, atol = opts.atol ?? 2e-2;
-  const params = model.namedParameters();
-  for (const [, p] of params) {
-    p.grad?.dispose();
-    p.grad = null;
-  }
-  const out = tidy(f);
-  const wHost = randomData(out.size, opts.seed ?? 7);
-  const w = tensor(wHost, out.shape);
-  backward(out, w);
-  out.dispose();
-  w.dispose();
-  const loss = async () => {
-    const o = noGrad(() => tidy(f));
-    const v = await o.data();
-    o.dispose();
-    let s = 0;
-    for (let i = 0; i < v.length; i++) s += v[i] * wHost[i];
-    return s;
-  };
-  const rng = new Rng(opts.seed ?? 7);
-  let worst = 0;
-  for (const [name, p] of params) {
-    assert.ok(p.grad, `no gradient reached ${name}`);
-    const analytic = (await p.grad.data()) as Float32Array;
-    const host = (await p.data()) as Float32Array;
-    let scale = 0, top = 0;
-    for (let i = 0; i < analytic.length; i++) {
-      if (Math.abs(analytic[i]) > scale) [scale, top] = [Math.abs(analytic[i]), i];
-    }
-    const idx = new Set([top]);
-    while (idx.size < Math.min(opts.perTensor ?? 2, host.length)) {
-      idx.add(Math.floor(rng.next() * host.length));
-    }
-    for (const i of idx) {
-      let best = Infinity;
-      const tried: number[] = [];
-      for (const eps of [1e-3, 3e-4, 1e-4]) {
-        const orig = host[i];
-        host[i] = orig + eps;
-        upload(p.buffer, host);
-        const lp = await loss();
-        host[i] = orig - eps;
-        upload(p.buffer, host);
-        const lm = await loss();
-        host[i] = orig;
-        upload(p.buffer, host);
-        const numeric = (lp - lm) / (2 * eps);
-        tried.push(numeric);
-        const allowed = rtol * Math.abs(numeric) + atol * scale;
-        best = Math.min(best, Math.abs(analytic[i] - numeric) / allowed);
-        if (best <= 1) break;
-      }
-      worst = Math.max(worst, best);
-      assert.ok(
-        best <= 1,
-        `${name}[${i}]: analytic ${analytic[i]}, numeric ${tried.join(", ")} (max |grad| ${scale})`,
-      );
-    }
-  }
-  for (const [, p] of params) {
-    p.grad?.dispose();
-    p.grad = null;
-  }
-  return worst;
 }
 
 Deno.test("resnet18/34/50: torchvision state_dict keys, order, shapes and parameter counts", () => {
@@ -289,7 +190,7 @@ async function checkModelGradients(m: ResNet, shape: number[], seed: number): Pr
   randomizeBatchNorm(m, seed);
   const x = tensor(randomData(shape.reduce((a, b) => a * b), seed), shape);
   try {
-    const worst = await paramGradcheck(m, () => m.forward(x));
+    const worst = await gradcheckParameters(m, () => m.forward(x));
     if (Deno.env.get("SINTER_VERBOSE")) console.log(`worst ratio ${worst.toFixed(3)}`);
   } finally {
     x.dispose();

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { initDevice } from "../core/device.ts";
-import { backward, noGrad } from "../core/autograd.ts";
-import { upload } from "../core/engine.ts";
-import { Rng } from "../core/random.ts";
-import { type Tensor, tensor, tidy } from "../core/tensor.ts";
-import { assertAllClose, randomData } from "../core/testing.ts";
+import { noGrad } from "../core/autograd.ts";
+import { type Tensor, tensor } from "../core/tensor.ts";
+import { randomData } from "../core/random.ts";
+import { assertAllClose, gradcheckParameters, randomizeParameters } from "../core/testing.ts";
 import { concat, reshapeOp } from "../kernels/mod.ts";
-import type { Module } from "./module.ts";
 import { VisionTransformer, VIT_SIZES, VIT_VARIANTS } from "./vit.ts";
 import { interpolatePosEmbedRef } from "./pos_embed.ts";
 import { createModel, listModels } from "./wrapper.ts";
@@ -17,81 +15,8 @@ import { compareCase } from "../tests/parity/runner.ts";
 
 await initDevice();
 
-/** Overwrites every parameter with values of O(0.3) (norm weights around 1) for gradchecks. */
-function randomizeParams(m: Module, seed: number): void {
-  let s = seed;
-  for (const [name, p] of m.namedParameters()) {
-    const d = randomData(p.size, s++).map((v) => 0.3 * v);
-    if (/norm\d?\.weight$/.test(name) || name.endsWith(".gamma")) d.forEach((v, i) => d[i] = 1 + v);
-    upload(p.buffer, d);
-  }
-}
-
-/**
- * Central-difference check of d(sum(f() * w))/dθ on `perTensor` elements of every parameter θ
- * (the one with the largest analytic gradient plus random ones): |a - n| <= rtol|n| + atol·max|a|.
- */
-async function paramGradcheck(
-  model: Module,
-  f: () => Tensor,
-  opts: { eps?: number; rtol?: number; atol?: number; perTensor?: number } = {},
-): Promise<number> {
-  const eps = opts.eps ?? 1e-2, rtol = opts.rtol ?? 2e-2, atol = opts.atol ?? 2e-2;
-  const params = model.namedParameters();
-  const out = tidy(f);
-  const wHost = randomData(out.size, 5);
-  const w = tensor(wHost, out.shape);
-  backward(out, w);
-  out.dispose();
-  w.dispose();
-  const loss = async () => {
-    const o = noGrad(() => tidy(f));
-    const v = await o.data();
-    o.dispose();
-    let s = 0;
-    for (let i = 0; i < v.length; i++) s += v[i] * wHost[i];
-    return s;
-  };
-  const rng = new Rng(3);
-  let worst = 0;
-  for (const [name, p] of params) {
-    assert.ok(p.grad, `no gradient reached ${name}`);
-    const analytic = (await p.grad.data()) as Float32Array;
-    const host = (await p.data()) as Float32Array;
-    let scale = 0, top = 0;
-    for (let i = 0; i < analytic.length; i++) {
-      if (Math.abs(analytic[i]) > scale) [scale, top] = [Math.abs(analytic[i]), i];
-    }
-    assert.ok(scale > 0, `gradient of ${name} is all zero`);
-    const idx = new Set([top]);
-    while (idx.size < Math.min(opts.perTensor ?? 3, host.length)) {
-      idx.add(Math.floor(rng.next() * host.length));
-    }
-    for (const i of idx) {
-      const orig = host[i];
-      host[i] = orig + eps;
-      upload(p.buffer, host);
-      const lp = await loss();
-      host[i] = orig - eps;
-      upload(p.buffer, host);
-      const lm = await loss();
-      host[i] = orig;
-      upload(p.buffer, host);
-      const numeric = (lp - lm) / (2 * eps);
-      const ratio = Math.abs(analytic[i] - numeric) / (rtol * Math.abs(numeric) + atol * scale);
-      worst = Math.max(worst, ratio);
-      assert.ok(
-        ratio <= 1,
-        `${name}[${i}]: analytic ${analytic[i]}, numeric ${numeric} (max |grad| ${scale})`,
-      );
-    }
-  }
-  for (const [, p] of params) {
-    p.grad?.dispose();
-    p.grad = null;
-  }
-  return worst;
-}
+/** The ViT gradcheck: one step of 1e-2, the largest and two random elements of each tensor. */
+const GRADCHECK = { steps: [1e-2], perTensor: 3, seed: 5, pickSeed: 3 };
 
 function tiny(opts: { imgSize?: number; depth?: number; dropPathRate?: number } = {}) {
   return new VisionTransformer({
@@ -165,7 +90,7 @@ Deno.test("vit: forward shapes, pooling, and input errors before GPU work", asyn
 Deno.test("vit: other input sizes resample pos_embed as timm (bicubic, antialiased)", async () => {
   const a = tiny({ imgSize: 8 }).eval();
   const b = tiny({ imgSize: 16 }).eval();
-  randomizeParams(a, 40);
+  randomizeParameters(a, 40);
   const sd = await a.stateDict();
   const pos = sd.pos_embed.data as Float32Array;
   const resampled = Float32Array.from(interpolatePosEmbedRef(pos, 16, 4, 4, "aa"));
@@ -182,8 +107,8 @@ Deno.test("vit: other input sizes resample pos_embed as timm (bicubic, antialias
 Deno.test("vit: drop path acts in training only", async () => {
   const m = tiny({ depth: 2, dropPathRate: 0.9 });
   const ref = tiny({ depth: 2 }).eval();
-  randomizeParams(m, 9);
-  randomizeParams(ref, 9);
+  randomizeParameters(m, 9);
+  randomizeParameters(ref, 9);
   const x = tensor(randomData(4 * 3 * 8 * 8, 4), [4, 3, 8, 8]);
   const run = async (mm: VisionTransformer) => {
     const f = noGrad(() => mm.forwardFeatures(x));
@@ -212,12 +137,12 @@ Deno.test("vit: parity with vit_tiny_p4_forward (timm, strict load)", async () =
 
 Deno.test("vit: finite-difference gradients of all parameters (dim 16, 2 heads, depth 1)", async () => {
   const m = tiny({ imgSize: 8 });
-  randomizeParams(m, 21);
+  randomizeParameters(m, 21);
   const x = tensor(randomData(2 * 3 * 8 * 8, 8), [2, 3, 8, 8]);
-  const worst = await paramGradcheck(m, () => {
+  const worst = await gradcheckParameters(m, () => {
     const f = m.forwardFeatures(x);
     return concat([f.clsToken, reshapeOp(f.patchTokens, [2, 4 * 16])], 1);
-  });
+  }, GRADCHECK);
   console.log(`vit gradcheck worst ratio ${worst.toFixed(3)}`);
   x.dispose();
   m.dispose();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { initDevice, MethodRun, pool, Rng, type Tensor, tensor, tidy } from "../../mod.ts";
+import { initDevice, type Tensor } from "../../mod.ts";
 import { createModel, type ModelWrapper } from "../../models/mod.ts";
 import type { DINOProjectionHead } from "./head.ts";
 import { plugin } from "./mod.ts";
@@ -11,9 +11,7 @@ import {
   DINO_DEFAULT_ARGS,
   resolveDinoArgs,
 } from "./auto.ts";
-
-const differs = (a: ArrayLike<number>, b: ArrayLike<number>) =>
-  Array.from(a).some((v, i) => v !== b[i]);
+import { differs, startRun, testContext, trainSteps } from "../testing.ts";
 
 Deno.test("dino auto rules follow LightlyTrain's dataset-size scaling", () => {
   assert.deepEqual(
@@ -77,21 +75,10 @@ Deno.test("dino trains a few steps: EMA teacher, center, frozen last layer, no l
     warmup_teacher_temp: 0.04,
   };
   const steps = 6, b = 4;
-  const inst = await plugin.create({
-    model,
-    args,
-    datasetSize: 64,
-    batchSize: b,
-    totalSteps: steps,
-    rng: new Rng(3),
-    loadModel: () => Promise.reject(new Error("no teacher")),
-  });
-  const run = new MethodRun(plugin, inst, {
-    optimizer: "auto",
-    batchSize: b,
-    totalSteps: steps,
-    epochs: 1,
-  });
+  const { inst, run } = await startRun(
+    plugin,
+    testContext(model, args, { batchSize: b, totalSteps: steps }),
+  );
   assert.equal(run.optim.name, "sgd");
   assert.ok(Math.abs(run.optim.peakLr - 0.03 * b / 256) < 1e-12, "linear LR scaling");
   assert.equal(run.optim.warmupSteps, 0, "warmup min(12500, floor(0.1·6))");
@@ -111,38 +98,29 @@ Deno.test("dino trains a few steps: EMA teacher, center, frozen last layer, no l
   const centerOf = async () => (await inst.stateDict!())["criterion.center"].data as Float32Array;
   const center0 = await centerOf();
   const t0 = await read(teacherW), s0 = await read(studentW), v0 = await read(lastV);
-  const rng = new Rng(5);
-  let live = 0;
-  const losses: number[] = [];
   let prevTeacher = t0, prevV = v0;
-  for (let s = 0; s < steps; s++) {
-    const views = tidy(() => [
-      ...[0, 1].map(() => tensor(rng.uniformArray(b * 3 * 16 * 16), [b, 3, 16, 16])),
-      ...[0, 1].map(() => tensor(rng.uniformArray(b * 3 * 8 * 8), [b, 3, 8, 8])),
-    ]);
-    const r = run.trainStep({ views });
-    for (const v of views) v.dispose();
-    losses.push(await r.loss.item());
-    r.loss.dispose();
-    const tt = 0.04 + Math.min(s, 4) * 0.02 / 4;
-    assert.ok(Math.abs(r.schedules.teacher_temp - tt) < 1e-12, `teacher_temp at step ${s}`);
-    // momentum_start auto = 0.99 at 64 images, cosine to 1 over the run.
-    const m = 1 - 0.01 * (Math.cos(Math.PI * s / (steps - 1)) + 1) / 2;
-    assert.ok(Math.abs(r.schedules.momentum - m) < 1e-12, `momentum at step ${s}`);
-    const teacherNow = await read(teacherW);
-    // Step 0's EMA averages two identical backbones; from step 1 on the student has moved;
-    // the last step's momentum is 1.
-    if (s >= 1 && s < steps - 1) {
-      assert.ok(differs(teacherNow, prevTeacher), `teacher moved at step ${s}`);
-    }
-    prevTeacher = teacherNow;
-    const vNow = await read(lastV);
-    if (s < 2) assert.ok(!differs(vNow, v0), `last layer frozen at step ${s}`);
-    else if (s === 2) assert.ok(differs(vNow, prevV), "last layer trains after the freeze");
-    prevV = vNow;
-    if (s === 1) live = pool.stats().liveBytes;
-    if (s > 1) assert.equal(pool.stats().liveBytes, live, `step ${s} leaks`);
-  }
+  const losses = await trainSteps(run, {
+    steps,
+    views: [[b, 3, 16, 16], [b, 3, 16, 16], [b, 3, 8, 8], [b, 3, 8, 8]],
+    onStep: async (s, r) => {
+      const tt = 0.04 + Math.min(s, 4) * 0.02 / 4;
+      assert.ok(Math.abs(r.schedules.teacher_temp - tt) < 1e-12, `teacher_temp at step ${s}`);
+      // momentum_start auto = 0.99 at 64 images, cosine to 1 over the run.
+      const m = 1 - 0.01 * (Math.cos(Math.PI * s / (steps - 1)) + 1) / 2;
+      assert.ok(Math.abs(r.schedules.momentum - m) < 1e-12, `momentum at step ${s}`);
+      const teacherNow = await read(teacherW);
+      // Step 0's EMA averages two identical backbones; from step 1 on the student has moved;
+      // the last step's momentum is 1.
+      if (s >= 1 && s < steps - 1) {
+        assert.ok(differs(teacherNow, prevTeacher), `teacher moved at step ${s}`);
+      }
+      prevTeacher = teacherNow;
+      const vNow = await read(lastV);
+      if (s < 2) assert.ok(!differs(vNow, v0), `last layer frozen at step ${s}`);
+      else if (s === 2) assert.ok(differs(vNow, prevV), "last layer trains after the freeze");
+      prevV = vNow;
+    },
+  });
   assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
   assert.ok(differs(await read(studentW), s0), "student backbone changed");
   const center1 = await centerOf();

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
-import { initDevice, MethodRun, pool, Rng, type Tensor, tensor, tidy } from "../../mod.ts";
+import { initDevice, type Tensor } from "../../mod.ts";
 import { createModel, type ModelWrapper } from "../../models/mod.ts";
 import { cosineSchedule } from "../../core/schedule.ts";
 import type { DINOv2Head } from "./head.ts";
 import { DINOV2_DEFAULT_ARGS, plugin } from "./mod.ts";
 import { dinov2NoDecay, vitLayerId } from "./param_groups.ts";
-
-const differs = (a: ArrayLike<number>, b: ArrayLike<number>) =>
-  Array.from(a).some((v, i) => v !== b[i]);
+import { differs, startRun, testContext, trainSteps } from "../testing.ts";
 
 Deno.test("dinov2 accepts only dinov2/* models; LLRD layer ids and no-decay names", () => {
   const cnn = { name: "sinter/tinycnn16", getModel: () => ({}) } as unknown as ModelWrapper;
@@ -45,21 +43,10 @@ Deno.test("dinov2 trains a few steps: EMA teacher, centers, freezes, LLRD groups
     teacher_temp_warmup_steps: 3,
   };
   const steps = 5, b = 4;
-  const inst = await plugin.create({
-    model,
-    args,
-    datasetSize: 64,
-    batchSize: b,
-    totalSteps: steps,
-    rng: new Rng(3),
-    loadModel: () => Promise.reject(new Error("no teacher")),
-  });
-  const run = new MethodRun(plugin, inst, {
-    optimizer: "auto",
-    batchSize: b,
-    totalSteps: steps,
-    epochs: 1,
-  });
+  const { inst, run } = await startRun(
+    plugin,
+    testContext(model, args, { batchSize: b, totalSteps: steps }),
+  );
   assert.equal(run.optim.name, "adamw");
   assert.ok(Math.abs(run.optim.peakLr - 0.004 * Math.sqrt(b / 1024)) < 1e-12, "sqrt scaling");
   assert.equal(run.optim.warmupSteps, steps - 1, "warmup min(total - 1, 12500)");
@@ -104,51 +91,41 @@ Deno.test("dinov2 trains a few steps: EMA teacher, centers, freezes, LLRD groups
   const [dino0, ibot0] = await centers();
   const s0 = await read(studentW), h0 = await read(headW), v0 = await read(lastV);
   let prevTeacher = await read(teacherW);
-  const rng = new Rng(5);
-  let live = 0;
-  for (let s = 0; s < steps; s++) {
-    const views = tidy(() => [
-      ...[0, 1].map(() => tensor(rng.uniformArray(b * 3 * 56 * 56), [b, 3, 56, 56])),
-      ...[0, 1].map(() => tensor(rng.uniformArray(b * 3 * 28 * 28), [b, 3, 28, 28])),
-    ]);
-    const r = run.trainStep({ views });
-    for (const v of views) v.dispose();
-    const loss = await r.loss.item();
-    assert.ok(Number.isFinite(loss), `loss ${loss} at step ${s}`);
-    r.loss.dispose();
-    assert.deepEqual(
-      Object.keys(r.metrics).sort(),
-      ["dino_global_loss", "dino_local_loss", "ibot_loss", "koleo_loss"],
-    );
-    for (const [k, t] of Object.entries(r.metrics)) {
-      const v = await t.item();
-      assert.ok(Number.isFinite(v), `${k} = ${v}`);
-      t.dispose();
-    }
-    const sNow = await read(studentW);
-    if (s === 0) {
-      assert.ok(!differs(sNow, s0), "backbone frozen at step 0");
-      assert.ok(differs(await read(headW), h0), "head trains while the backbone is frozen");
-    }
-    if (s === 1) assert.ok(differs(sNow, s0), "backbone trains after its freeze");
-    const vNow = await read(lastV);
-    if (s < 2) assert.ok(!differs(vNow, v0), `last layer frozen at step ${s}`);
-    if (s === 2) assert.ok(differs(vNow, v0), "last layer trains after its freeze");
-    // EMA after each step: teacher = m·teacher + (1 − m)·student with m = cosine(step + 1,
-    // total, 0.992, 1), which is 1 from step total − 2 on (lightly's cosine_schedule).
-    const tNow = await read(teacherW);
-    const m = cosineSchedule(s + 1, steps, 0.992, 1);
-    const err = tNow.reduce(
-      (mx, v, i) => Math.max(mx, Math.abs(v - (m * prevTeacher[i] + (1 - m) * sNow[i]))),
-      0,
-    );
-    assert.ok(err < 1e-7, `teacher EMA at step ${s}: error ${err}`);
-    if (s >= 1 && s < steps - 2) assert.ok(differs(tNow, prevTeacher), `teacher moved at ${s}`);
-    if (s >= steps - 2) assert.ok(!differs(tNow, prevTeacher), `momentum 1 at step ${s}`);
-    prevTeacher = tNow;
-    if (s === 1) live = pool.stats().liveBytes;
-    if (s > 1) assert.equal(pool.stats().liveBytes, live, `step ${s} leaks`);
-  }
+  await trainSteps(run, {
+    steps,
+    views: [[b, 3, 56, 56], [b, 3, 56, 56], [b, 3, 28, 28], [b, 3, 28, 28]],
+    onStep: async (s, r) => {
+      assert.deepEqual(
+        Object.keys(r.metrics).sort(),
+        ["dino_global_loss", "dino_local_loss", "ibot_loss", "koleo_loss"],
+      );
+      for (const [k, t] of Object.entries(r.metrics)) {
+        const v = await t.item();
+        assert.ok(Number.isFinite(v), `${k} = ${v}`);
+      }
+      const sNow = await read(studentW);
+      if (s === 0) {
+        assert.ok(!differs(sNow, s0), "backbone frozen at step 0");
+        assert.ok(differs(await read(headW), h0), "head trains while the backbone is frozen");
+      }
+      if (s === 1) assert.ok(differs(sNow, s0), "backbone trains after its freeze");
+      const vNow = await read(lastV);
+      if (s < 2) assert.ok(!differs(vNow, v0), `last layer frozen at step ${s}`);
+      if (s === 2) assert.ok(differs(vNow, v0), "last layer trains after its freeze");
+      // EMA after each step: teacher = m·teacher + (1 − m)·student with m = cosine(step + 1,
+      // total, 0.992, 1), which is 1 from step total − 2 on (lightly's cosine_schedule).
+      const tNow = await read(teacherW);
+      const m = cosineSchedule(s + 1, steps, 0.992, 1);
+      const err = tNow.reduce(
+        (mx, v, i) => Math.max(mx, Math.abs(v - (m * prevTeacher[i] + (1 - m) * sNow[i]))),
+        0,
+      );
+      assert.ok(err < 1e-7, `teacher EMA at step ${s}: error ${err}`);
+      if (s >= 1 && s < steps - 2) assert.ok(differs(tNow, prevTeacher), `teacher moved at ${s}`);
+      if (s >= steps - 2) assert.ok(!differs(tNow, prevTeacher), `momentum 1 at step ${s}`);
+      prevTeacher = tNow;
+    },
+  });
   const [dino1, ibot1] = await centers();
   assert.ok(differs(dino1, dino0), "DINO center updated");
   assert.ok(differs(ibot1, ibot0), "iBOT center updated");
@@ -170,38 +147,24 @@ Deno.test("dinov2 with Sinkhorn-Knopp centering, a separate iBOT head, accumulat
     ibot_separate_head: true,
   };
   const steps = 2, b = 4;
-  const inst = await plugin.create({
-    model,
-    args,
-    datasetSize: 64,
-    batchSize: b,
-    totalSteps: steps,
-    rng: new Rng(4),
-    loadModel: () => Promise.reject(new Error("no teacher")),
-  });
-  const run = new MethodRun(plugin, inst, {
-    optimizer: "auto",
-    batchSize: b,
-    totalSteps: steps,
-    epochs: 1,
-  });
+  const { inst, run } = await startRun(
+    plugin,
+    testContext(model, args, { batchSize: b, totalSteps: steps, seed: 4 }),
+  );
   const head = inst.modules().student_head as DINOv2Head;
   assert.notEqual(head.ibotHead, head.dinoHead);
   assert.ok(head.namedParameters().some(([n]) => n.startsWith("ibot_head.mlp.0")));
   const sd0 = await inst.stateDict!();
-  const rng = new Rng(6);
-  for (let s = 0; s < steps; s++) {
-    const views = tidy(() =>
-      [0, 1].map(() => tensor(rng.uniformArray(b * 3 * 56 * 56), [b, 3, 56, 56]))
-    );
+  await trainSteps(run, {
+    steps,
+    views: [[b, 3, 56, 56], [b, 3, 56, 56]],
+    seed: 6,
     // Step 1 accumulates two micro-batches (the EMA runs after each, as Lightning).
-    const r = run.trainStep(s === 0 ? { views } : [{ views }, { views: [views[1], views[0]] }]);
-    for (const v of views) v.dispose();
-    assert.ok(Number.isFinite(await r.loss.item()));
-    assert.equal(await r.metrics.dino_local_loss.item(), 0, "no local crops");
-    r.loss.dispose();
-    for (const t of Object.values(r.metrics)) t.dispose();
-  }
+    batch: (views, s) => s === 0 ? { views } : [{ views }, { views: [views[1], views[0]] }],
+    onStep: async (_, r) => {
+      assert.equal(await r.metrics.dino_local_loss.item(), 0, "no local crops");
+    },
+  });
   const sd1 = await inst.stateDict!();
   assert.ok(
     !differs(
