@@ -11,7 +11,7 @@ import { device, GpuError } from "./device.ts";
 
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
   GPUBufferUsage.COPY_DST;
-const ARENA_BYTES = 1 << 16;
+const ARENA_BYTES = 1 << 18;
 const UNIFORM_ALIGN = 256;
 
 /** Rounds a byte size up to its pool bucket: 4 buckets per power of two, at least 256 bytes. */
@@ -30,12 +30,22 @@ export interface PoolStats {
   freeBytes: number;
   /** Number of buffers ever created. */
   created: number;
+  /** Most bytes held by live tensors at once since the pool began or {@link BufferPool.resetPeak}. */
+  peakLiveBytes: number;
 }
 
-/** A size-bucketed pool of storage buffers. Buffers return to it explicitly, never via GC. */
+/**
+ * A size-bucketed pool of storage buffers. Buffers return to it explicitly, never via GC.
+ * A bucket hands out its oldest free buffer first, so which buffer an op gets depends only on
+ * which buffers are free, not on the order they were released: a fixed-shape step then gets
+ * the same buffers every time (and finds its cached bind groups).
+ */
 export class BufferPool {
+  // Free buffers per bucket, newest first (the oldest is popped from the end).
   #free = new Map<number, GPUBuffer[]>();
-  #stats: PoolStats = { liveBytes: 0, freeBytes: 0, created: 0 };
+  #ids = new WeakMap<GPUBuffer, number>();
+  #nextId = 0;
+  #stats: PoolStats = { liveBytes: 0, freeBytes: 0, created: 0, peakLiveBytes: 0 };
 
   /** A buffer of at least `bytes` bytes; `op` names the caller for the over-limit error. */
   acquire(bytes: number, op = "alloc"): GPUBuffer {
@@ -54,9 +64,13 @@ export class BufferPool {
     } else {
       dev.assertAlive();
       buf = dev.gpu.createBuffer({ size, usage: STORAGE_USAGE, label: op });
+      this.#ids.set(buf, this.#nextId++);
       this.#stats.created++;
     }
     this.#stats.liveBytes += size;
+    if (this.#stats.liveBytes > this.#stats.peakLiveBytes) {
+      this.#stats.peakLiveBytes = this.#stats.liveBytes;
+    }
     return buf;
   }
 
@@ -65,7 +79,14 @@ export class BufferPool {
     const size = buf.size;
     let list = this.#free.get(size);
     if (!list) this.#free.set(size, list = []);
-    list.push(buf);
+    const id = this.#ids.get(buf)!;
+    let lo = 0, hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#ids.get(list[mid])! > id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buf);
     this.#stats.liveBytes -= size;
     this.#stats.freeBytes += size;
   }
@@ -75,6 +96,11 @@ export class BufferPool {
     for (const list of this.#free.values()) for (const b of list) b.destroy();
     this.#free.clear();
     this.#stats.freeBytes = 0;
+  }
+
+  /** Starts a new high-water mark: `peakLiveBytes` becomes the current `liveBytes`. */
+  resetPeak(): void {
+    this.#stats.peakLiveBytes = this.#stats.liveBytes;
   }
 
   /** A snapshot of the byte counters. */

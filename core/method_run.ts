@@ -15,6 +15,7 @@ import { clipGradNorm } from "./optim/clip.ts";
 import type { Optimizer, ParamGroup } from "./optim/optimizer.ts";
 import { cosineWarmupSchedule } from "./schedule.ts";
 import { add, scale } from "../kernels/elementwise.ts";
+import { flush } from "./engine.ts";
 import type {
   MethodInstance,
   MethodPlugin,
@@ -258,6 +259,9 @@ export class MethodRun {
       return { loss: loss!, metrics };
     });
     this.step++;
+    // One submit per step: the next step starts with an empty queue and uniform arena, so its
+    // dispatches get the same arena offsets and find their cached bind groups.
+    flush();
     return {
       loss: result.loss,
       metrics: result.metrics,
