@@ -5,13 +5,27 @@
  * Measures decode + resize + batch assembly on the CPU only: the GPU views (transforms/) are
  * not part of it, and the consumer does no work, so this is the loader's ceiling.
  *
- * `deno run --allow-read --allow-write --allow-env --allow-ffi bench/loader_bench.ts [images]`
+ * {@link benchViews} times the GPU side that follows: upload of a loader batch (uint8
+ * `[B, 224, 224, 3]`) and the method's random views (`ViewPipeline` with the built-in
+ * transforms), for SimCLR (2 x 224) and DINO (2 x 224 + 6 x 96).
+ *
+ * `deno run -A bench/loader_bench.ts [images] [--views-only]`
  *
  * @module
  */
 import process from "node:process";
 import { createLoader, defaultWorkers } from "../data/loader.ts";
 import { loadSharp } from "../data/sharp.ts";
+import { initDevice } from "../core/device.ts";
+import { pool } from "../core/engine.ts";
+import { clearBindGroupCache } from "../kernels/kernel.ts";
+import { Rng } from "../core/random.ts";
+import { tidy } from "../core/tensor.ts";
+import { uploadU8Batch } from "../transforms/batch.ts";
+import { viewSpecs } from "../transforms/config.ts";
+import { builtinTransforms } from "../transforms/defaults.ts";
+import { ViewPipeline } from "../transforms/views.ts";
+import { type StepTiming, timeSteps } from "./step_timer.ts";
 
 /** Options of {@link benchLoader}. */
 export interface LoaderBenchOptions {
@@ -155,7 +169,75 @@ export async function benchLoader(opts: LoaderBenchOptions = {}): Promise<object
   }
 }
 
+/** Options of {@link benchViews}. */
+export interface ViewBenchOptions {
+  /** Methods whose built-in transforms to time; default simclr and dino. */
+  methods?: string[];
+  /** Images per batch; default 32. */
+  batchSize?: number;
+  /** Side of the uint8 source images (the loader's working size); default 224. */
+  size?: number;
+  /** Seconds of timed batches per method; default 4. */
+  targetSeconds?: number;
+  /** Longest step to time (default 40 s; see bench/step_timer.ts). */
+  capSeconds?: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+/**
+ * Times the GPU view pipeline per method: each step uploads one uint8 batch and runs all its
+ * views (`ViewPipeline.run`, as the trainer does); steps are queued with one readback at the
+ * end. Random source bytes: the cost does not depend on the content.
+ */
+export async function benchViews(opts: ViewBenchOptions = {}): Promise<object> {
+  await initDevice();
+  const B = opts.batchSize ?? 32, S = opts.size ?? 224;
+  const log = opts.log ?? (() => {});
+  const bytes = new Rng(1).uniformArray(B * S * S * 3, 0, 256);
+  const src = Uint8Array.from(bytes, (v) => Math.floor(v));
+  const results: Record<string, unknown>[] = [];
+  for (const method of opts.methods ?? ["simclr", "dino"]) {
+    const specs = viewSpecs(builtinTransforms(method));
+    const pipeline = new ViewPipeline(specs);
+    const views = specs.map((v) => `${v.size[0]}x${v.size[1]}`);
+    log(`views ${method}: ${views.join(" ")} from [${B}, ${S}, ${S}, 3] uint8`);
+    const rng = new Rng(2);
+    let timing: StepTiming | { error: string };
+    try {
+      timing = await timeSteps(B, (b) => ({
+        step: () =>
+          tidy(() => {
+            const img = uploadU8Batch(src.subarray(0, b * S * S * 3), [b, S, S, 3]);
+            const out = pipeline.run(img, rng).out;
+            return out[out.length - 1];
+          }),
+        dispose: () => {},
+      }), {
+        targetSeconds: opts.targetSeconds ?? 4,
+        capSeconds: opts.capSeconds ?? 40,
+        maxSteps: 50,
+        log,
+      });
+    } catch (e) {
+      timing = { error: (e as Error).message };
+      log(`  failed: ${(e as Error).message}`);
+    }
+    pool.trim();
+    clearBindGroupCache();
+    results.push({ method, views, batch: B, source: [S, S], timing });
+  }
+  return {
+    what: "upload of a uint8 batch + the method's random views on the GPU (crop, resize, " +
+      "flip, colour jitter, gray, blur, solarize, normalize), images/s of source images",
+    results,
+  };
+}
+
 if (import.meta.main) {
-  const images = Deno.args[0] ? Number(Deno.args[0]) : undefined;
-  console.log(JSON.stringify(await benchLoader({ images }), null, 2));
+  const images = Deno.args[0] && !Deno.args[0].startsWith("--") ? Number(Deno.args[0]) : undefined;
+  if (!Deno.args.includes("--views-only")) {
+    console.log(JSON.stringify(await benchLoader({ images }), null, 2));
+  }
+  console.log(JSON.stringify(await benchViews({ log: console.error }), null, 2));
 }

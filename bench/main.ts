@@ -1,32 +1,37 @@
 /**
- * `deno task bench`: matmul GFLOP/s for square sizes on the current adapter, every Sinter
- * kernel against OpenBLAS (FFI `cblas_sgemm`), TF.js WebGPU on the same adapter and TF.js WASM,
- * all measured in one run; then the conv2d bench of bench/conv_bench.ts when that file exports
- * a function. Writes `bench/results/<adapter>_<date>.json` and prints a table.
+ * `deno task bench`: every benchmark of the project in one run on the current adapter, written
+ * to one JSON per adapter, `bench/results/<adapter>.json` (the previous file of that adapter is
+ * replaced), with a short table at the end. Sections:
  *
- * Flags: `--sizes=256,512,1024,2048`, `--max-seconds=8` (a measurement whose estimate says one
- * product takes longer is skipped, with the reason recorded), `--no-tfjs`, `--no-conv`.
- * Thread counts: `LP_NUM_THREADS` (lavapipe) and `OPENBLAS_NUM_THREADS` default to all cores so
- * both sides use the same CPUs; `OPENBLAS_CORETYPE` picks OpenBLAS's kernel family. When the
- * library does not recognise the CPU (it then runs generic SSE kernels) the bench also measures
- * the best family for the CPU's flags in a child process and reports that as the baseline.
+ * - `matmul`: fp32 GFLOP/s of Sinter's kernels against OpenBLAS and TF.js (bench/matmul_section.ts)
+ * - `conv2d`: forward + backward at a ResNet stage-1 size (bench/conv_bench.ts)
+ * - `models`: forward, forward + backward and SimCLR training step of ResNet-18 (CIFAR stem and
+ *   64 px), ViT-Tiny/4 and tinycnn16, with ratios against PyTorch 1.13 CPU (bench/models_bench.ts)
+ * - `methods`: one training step per method on a small model (bench/methods_bench.ts)
+ * - `loader`: JPEG decode + resize on the CPU, and the GPU view pipelines of SimCLR and DINO
+ *   (bench/loader_bench.ts)
+ *
+ * `deno task bench [quick] [--only=models,methods] [--skip=matmul] [--sizes=256,512]
+ * [--max-seconds=4] [--no-tfjs] [--cap-seconds=40] [--full-batch]`
+ *
+ * `quick` is a shorter run for checking that everything works (few sizes, no TF.js, training
+ * steps only, small caps); its numbers are not the reference ones: it writes
+ * `<adapter>_quick.json`, and a run with `--only` or `--skip` writes `<adapter>_partial.json`.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { type AdapterReport, initDevice } from "../core/device.ts";
-import { benchSquare, type KernelResult, timeGpu } from "./matmul_bench.ts";
-import { tensor } from "../core/tensor.ts";
-import { randomData } from "../core/testing.ts";
-import { matmulRawWith } from "../kernels/matmul.ts";
-import {
-  MATMUL_KERNELS,
-  MATMUL_TABLE,
-  type MatmulKernel,
-  selectMatmul,
-} from "../kernels/matmul_select.ts";
 import { cpus } from "node:os";
-import { benchOpenblas, CORETYPES_TO_TRY, GENERIC_CORES, type OpenblasResult } from "./openblas.ts";
+import { initDevice } from "../core/device.ts";
+import { pool } from "../core/engine.ts";
+import { clearBindGroupCache } from "../kernels/kernel.ts";
+import { trimMatmulTextures } from "../kernels/matmul_tex.ts";
+import { addTfjs, benchMatmul, type MatmulSection } from "./matmul_section.ts";
+import { benchConv, type ConvBenchResult } from "./conv_bench.ts";
+import { benchModels, type ModelCaseResult } from "./models_bench.ts";
+import { benchMethods } from "./methods_bench.ts";
+import { benchLoader, benchViews } from "./loader_bench.ts";
+import type { StepTiming } from "./step_timer.ts";
 
 const nproc = navigator.hardwareConcurrency;
 // Before the device exists: lavapipe reads LP_NUM_THREADS when the adapter is created.
@@ -34,43 +39,44 @@ for (const v of ["LP_NUM_THREADS", "OPENBLAS_NUM_THREADS"]) {
   if (!Deno.env.get(v)) Deno.env.set(v, String(nproc));
 }
 
-const { values } = parseArgs({
+const SECTIONS = ["matmul", "conv2d", "models", "methods", "loader"] as const;
+type Section = typeof SECTIONS[number];
+
+const { values, positionals } = parseArgs({
   args: Deno.args,
+  allowPositionals: true,
   options: {
-    sizes: { type: "string", default: "256,512,1024,2048" },
-    "max-seconds": { type: "string", default: "8" },
+    sizes: { type: "string" },
+    "max-seconds": { type: "string" },
     "no-tfjs": { type: "boolean", default: false },
     "no-conv": { type: "boolean", default: false },
+    only: { type: "string" },
+    skip: { type: "string" },
+    "cap-seconds": { type: "string" },
+    "full-batch": { type: "boolean", default: false },
   },
 });
-const sizes = values.sizes!.split(",").map(Number);
-const maxSeconds = Number(values["max-seconds"]);
-
-/** One row of the results file. */
-interface Row {
-  size: number;
-  sinter_gflops: number | null;
-  sinter_kernel: MatmulKernel | null;
-  sinter_selected: MatmulKernel;
-  sinter_variants: Record<string, number | null>;
-  sinter_variants_gflops_per_cpu_s: Record<string, number | null>;
-  sinter_skipped: Record<string, string>;
-  openblas_gflops: number | null;
-  openblas_threads: number | null;
-  openblas_core: string | null;
-  openblas_default_gflops: number | null;
-  openblas_default_core: string | null;
-  openblas_gflops_per_cpu_s: number | null;
-  tfjs_gflops: number | null;
-  tfjs_gflops_per_cpu_s?: number;
-  tfjs_reason?: string;
-  tfjs_wasm_gflops: number | null;
-  tfjs_wasm_gflops_per_cpu_s?: number;
-  tfjs_wasm_reason?: string;
-  sinter_pct_of_openblas: number | null;
-  sinter_gflops_per_cpu_s: number | null;
-  sinter_pct_of_openblas_per_cpu_s: number | null;
+for (const p of positionals) {
+  if (p !== "quick") throw new Error(`unknown argument '${p}' (the only one is 'quick')`);
 }
+const quick = positionals.includes("quick");
+const sizes = (values.sizes ?? (quick ? "256,512" : "256,512,1024,2048")).split(",").map(Number);
+const maxSeconds = Number(values["max-seconds"] ?? (quick ? 2 : 4));
+const capSeconds = Number(values["cap-seconds"] ?? (quick ? 10 : 40));
+const tfjs = !values["no-tfjs"] && !quick;
+
+function sectionList(s: string | undefined): Section[] {
+  const list = (s ?? "").split(",").filter(Boolean);
+  for (const x of list) {
+    if (!SECTIONS.includes(x as Section)) {
+      throw new Error(`unknown section '${x}' (sections: ${SECTIONS.join(", ")})`);
+    }
+  }
+  return list as Section[];
+}
+const only = sectionList(values.only), skip = sectionList(values.skip);
+if (values["no-conv"]) skip.push("conv2d");
+const run = (s: Section) => (only.length ? only.includes(s) : true) && !skip.includes(s);
 
 function log(msg: string): void {
   console.error(msg);
@@ -84,251 +90,110 @@ function cpuModel(): string {
   }
 }
 
-async function sinterRows(report: AdapterReport): Promise<Map<number, Partial<Row>>> {
-  const rows = new Map<number, Partial<Row>>();
-  const estimate = new Map<MatmulKernel, number>();
-  for (const n of sizes) {
-    const results: KernelResult[] = await benchSquare(n, MATMUL_KERNELS, {
-      estimate,
-      maxIterSeconds: maxSeconds,
-      targetSeconds: 1.5,
-    });
-    const variants: Record<string, number | null> = {};
-    const perCpu: Record<string, number | null> = {};
-    const skipped: Record<string, string> = {};
-    let best: KernelResult | null = null;
-    for (const r of results) {
-      variants[r.kernel] = r.timing?.gflops ?? null;
-      perCpu[r.kernel] = r.timing?.gflopsPerCpuSecond ?? null;
-      if (r.skipped) skipped[r.kernel] = r.skipped;
-      if (r.timing && (!best || r.timing.gflops > best.timing!.gflops)) best = r;
-      log(
-        `sinter ${r.kernel.padEnd(6)} ${String(n).padStart(5)}: ` +
-          (r.timing
-            ? `${r.timing.gflops.toFixed(2)} GFLOP/s (${
-              r.timing.gflopsPerCpuSecond.toFixed(2)
-            } per CPU-s)`
-            : r.skipped),
-      );
-    }
-    const d = { batch: [], m: n, n, k: n, aBatched: false, bBatched: false };
-    rows.set(n, {
-      size: n,
-      sinter_gflops: best?.timing?.gflops ?? null,
-      sinter_kernel: best?.kernel ?? null,
-      sinter_selected: selectMatmul(d),
-      sinter_variants: variants,
-      sinter_variants_gflops_per_cpu_s: perCpu,
-      sinter_skipped: skipped,
-    });
-  }
-  log(`(adapter: ${report.description})`);
-  return rows;
-}
-
-async function tfjsRows(rows: Map<number, Partial<Row>>): Promise<Record<string, unknown>> {
-  const info: Record<string, unknown> = {};
-  let mod: typeof import("./tfjs.ts");
+async function git(args: string[]): Promise<string | null> {
   try {
-    mod = await import("./tfjs.ts");
-  } catch (e) {
-    const reason = `TF.js failed to load: ${(e as Error).message}`;
-    for (const r of rows.values()) {
-      r.tfjs_gflops = r.tfjs_wasm_gflops = null;
-      r.tfjs_reason = r.tfjs_wasm_reason = reason;
-    }
-    return { error: reason };
-  }
-  for (const backend of ["webgpu", "wasm"] as const) {
-    const key = backend === "webgpu" ? "tfjs" : "tfjs_wasm";
-    let startError: string | null = null;
-    try {
-      await mod.useBackend(backend);
-      info[backend] = mod.backendInfo();
-    } catch (e) {
-      startError = `backend ${backend} could not start under Deno: ${(e as Error).message}`;
-      info[backend] = { error: startError };
-    }
-    let est: number | undefined;
-    for (const n of sizes) {
-      const r = rows.get(n)!;
-      const res = startError
-        ? { gflops: null, reason: startError }
-        : await mod.benchTfjsMatmul(n, { estimateGflops: est, maxSeconds }).catch((e) => ({
-          gflops: null,
-          reason: `failed: ${(e as Error).message}`,
-        }));
-      if (res.gflops) est = res.gflops;
-      (r as Record<string, unknown>)[`${key}_gflops`] = res.gflops;
-      if (res.reason) (r as Record<string, unknown>)[`${key}_reason`] = res.reason;
-      if ("gflopsPerCpuSecond" in res) {
-        (r as Record<string, unknown>)[`${key}_gflops_per_cpu_s`] = res.gflopsPerCpuSecond;
-      }
-      log(
-        `tfjs ${backend.padEnd(6)} ${String(n).padStart(5)}: ${
-          res.gflops?.toFixed(2) ?? res.reason
-        }`,
-      );
-    }
-  }
-  return info;
-}
-
-/** OpenBLAS in this process (its own CPU detection), plus the best core type in a child. */
-async function openblasRows(rows: Map<number, Partial<Row>>): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {};
-  let def: OpenblasResult | null = null;
-  try {
-    def = benchOpenblas(sizes);
-    out.default = def;
-  } catch (e) {
-    out.error = (e as Error).message;
-  }
-  let best: OpenblasResult | null = def;
-  if (def && !Deno.env.get("OPENBLAS_CORETYPE") && GENERIC_CORES.includes(def.core.toLowerCase())) {
-    const tried: Record<string, string> = {};
-    for (const want of CORETYPES_TO_TRY) {
-      const child = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-ffi",
-          "--allow-env",
-          "--allow-read",
-          new URL("./openblas.ts", import.meta.url).pathname,
-          sizes.join(","),
-        ],
-        env: { OPENBLAS_CORETYPE: want },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (!child.success) {
-        tried[want] = `exit ${child.code}${child.signal ? ` (${child.signal})` : ""}: ` +
-          new TextDecoder().decode(child.stderr).slice(-300);
-        continue;
-      }
-      best = JSON.parse(new TextDecoder().decode(child.stdout)) as OpenblasResult;
-      out.forced = best;
-      out.note = `OpenBLAS detected this CPU as ${def.core} (generic SSE kernels); the baseline ` +
-        `is OPENBLAS_CORETYPE=${want}, the best family that runs on this CPU`;
-      break;
-    }
-    if (Object.keys(tried).length) out.coretypesFailed = tried;
-  }
-  for (const n of sizes) {
-    const r = rows.get(n)!;
-    r.openblas_gflops = best?.gflops[n] ?? null;
-    r.openblas_gflops_per_cpu_s = best?.gflopsPerCpuSecond?.[n] ?? null;
-    r.openblas_threads = best?.threads ?? null;
-    r.openblas_core = best?.core ?? null;
-    r.openblas_default_gflops = def?.gflops[n] ?? null;
-    r.openblas_default_core = def?.core ?? null;
-    log(
-      `openblas ${String(n).padStart(5)}: ${r.openblas_gflops?.toFixed(2)} (${r.openblas_core}, ` +
-        `${r.openblas_threads} threads; default ${r.openblas_default_core} ${
-          r.openblas_default_gflops?.toFixed(2)
-        })`,
-    );
-  }
-  return out;
-}
-
-/** Small and odd shapes (batch, m, k, n) that place the table's texMinFlop threshold. */
-const SELECTION_SHAPES: [number, number, number, number][] = [
-  [1, 16, 16, 16],
-  [1, 32, 32, 32],
-  [1, 48, 48, 48],
-  [1, 64, 64, 64],
-  [1, 128, 128, 128],
-  [1, 2, 384, 10],
-  [1, 16, 1024, 16],
-  [1, 1024, 16, 1024],
-  [24, 197, 64, 197],
-];
-
-/** Microseconds per op of every kernel on the selection shapes, and what the table picks. */
-async function selectionRows(): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for (const [nb, m, k, n] of SELECTION_SHAPES) {
-    const a = tensor(randomData(nb * m * k, 1), nb > 1 ? [nb, m, k] : [m, k]);
-    const b = tensor(randomData(nb * k * n, 2), nb > 1 ? [nb, k, n] : [k, n]);
-    const flop = 2 * nb * m * n * k;
-    const us: Record<string, number> = {};
-    for (const kern of MATMUL_KERNELS) {
-      const iters = Math.max(3, Math.min(100, Math.round(1e8 / flop)));
-      let best = 0;
-      for (let s = 0; s < 2; s++) {
-        best = Math.max(best, (await timeGpu(flop, iters, () => matmulRawWith(kern, a, b))).gflops);
-      }
-      us[kern] = flop / best / 1e3;
-    }
-    a.dispose();
-    b.dispose();
-    const d = { batch: nb > 1 ? [nb] : [], m, n, k, aBatched: nb > 1, bBatched: nb > 1 };
-    const fastest = Object.entries(us).sort((x, y) => x[1] - y[1])[0][0];
-    out.push({ batch: nb, m, k, n, flop, us_per_op: us, fastest, table_picks: selectMatmul(d) });
-    log(`selection [${nb}] ${m}x${k}x${n}: ${JSON.stringify(us)} table -> ${selectMatmul(d)}`);
-  }
-  return out;
-}
-
-/** Runs bench/conv_bench.ts's exported function, if the file exists and exports one. */
-async function convBench(): Promise<Record<string, unknown> | null> {
-  const url = new URL("./conv_bench.ts", import.meta.url);
-  let src: string;
-  try {
-    src = await Deno.readTextFile(url);
+    const out = await new Deno.Command("git", {
+      args,
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
   } catch {
     return null;
   }
-  const name = src.match(/^export\s+(?:async\s+)?function\s+(\w+)/m)?.[1];
-  if (!name) return { skipped: "bench/conv_bench.ts exports no function" };
+}
+
+/** Runs one section; a failure is recorded in its place instead of ending the run. */
+async function section<T>(name: Section, fn: () => Promise<T>): Promise<T | { error: string }> {
+  const t0 = performance.now();
+  log(`\n== ${name}`);
   try {
-    const mod = await import(url.href);
-    const result = await mod[name]();
-    return { function: name, result: result ?? null };
+    return await fn();
   } catch (e) {
-    return { function: name, error: (e as Error).message };
+    log(`${name} failed: ${(e as Error).stack ?? e}`);
+    return { error: (e as Error).message };
+  } finally {
+    pool.trim();
+    clearBindGroupCache();
+    trimMatmulTextures();
+    seconds[name] = Math.round((performance.now() - t0) / 100) / 10;
+    log(`== ${name}: ${seconds[name]} s`);
   }
 }
 
-function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9.]+/g, "-").replace(/^-|-$/g, "");
-}
-
-function fmt(v: number | null | undefined, w = 8): string {
-  return (v == null ? "-" : v.toFixed(2)).padStart(w);
-}
-
+const seconds: Record<string, number> = {};
+const t0 = performance.now();
 const loadBefore = Deno.loadavg();
 const dev = await initDevice();
 const report = dev.report;
-log(`matmul bench on ${report.description} (${cpuModel()}, ${nproc} cores)`);
-const rows = await sinterRows(report);
-const selection = await selectionRows();
-const tfjs = values["no-tfjs"] ? { skipped: "--no-tfjs" } : await tfjsRows(rows);
-if (values["no-tfjs"]) {
-  for (const r of rows.values()) {
-    r.tfjs_gflops = r.tfjs_wasm_gflops = null;
-    r.tfjs_reason = r.tfjs_wasm_reason = "--no-tfjs";
-  }
+log(`bench on ${report.description} (${cpuModel()}, ${nproc} cores)${quick ? ", quick" : ""}`);
+
+const results: Record<string, unknown> = {};
+if (run("matmul")) {
+  results.matmul = await section(
+    "matmul",
+    () => benchMatmul(report, { sizes, maxSeconds, selection: !quick, log }),
+  );
 }
-const openblas = await openblasRows(rows);
-for (const r of rows.values()) {
-  r.sinter_pct_of_openblas = r.sinter_gflops && r.openblas_gflops
-    ? 100 * r.sinter_gflops / r.openblas_gflops
-    : null;
-  r.sinter_gflops_per_cpu_s = r.sinter_kernel
-    ? r.sinter_variants_gflops_per_cpu_s![r.sinter_kernel]
-    : null;
-  r.sinter_pct_of_openblas_per_cpu_s = r.sinter_gflops_per_cpu_s && r.openblas_gflops_per_cpu_s
-    ? 100 * r.sinter_gflops_per_cpu_s / r.openblas_gflops_per_cpu_s
-    : null;
+if (run("conv2d")) {
+  results.conv2d = await section(
+    "conv2d",
+    () => benchConv(quick ? { iters: 1, batch: 8, log } : { iters: 3, batch: 32, log }),
+  );
 }
-const conv = values["no-conv"] ? null : await convBench();
+if (run("models")) {
+  results.models = await section("models", () =>
+    benchModels({
+      targetSeconds: quick ? 2 : 6,
+      capSeconds,
+      fullBatch: values["full-batch"],
+      trainOnly: quick,
+      log,
+    }));
+}
+if (run("methods")) {
+  results.methods = await section(
+    "methods",
+    () => benchMethods({ targetSeconds: quick ? 1 : 4, capSeconds, log }),
+  );
+}
+if (run("loader")) {
+  results.loader = await section("loader", async () => ({
+    decode: await benchLoader(quick ? { images: 96, workers: [0, 2] } : { images: 480 }),
+    views: await benchViews({
+      targetSeconds: quick ? 1 : 4,
+      batchSize: quick ? 8 : 32,
+      capSeconds,
+      log,
+    }),
+  }));
+}
+// TF.js last: it keeps its own device and memory for the rest of the process.
+const mm = results.matmul as MatmulSection | { error: string } | undefined;
+if (mm && "rows" in mm && tfjs) {
+  const t1 = performance.now();
+  log("\n== matmul: TF.js");
+  await addTfjs(mm, maxSeconds).catch((e) => {
+    mm.tfjs = { error: (e as Error).message };
+  });
+  seconds.matmul_tfjs = Math.round((performance.now() - t1) / 100) / 10;
+} else if (mm && "rows" in mm) {
+  mm.tfjs = { skipped: quick ? "quick run" : "--no-tfjs" };
+  for (const r of mm.rows) r.tfjs_reason = r.tfjs_wasm_reason = String(mm.tfjs.skipped);
+}
 
 const date = new Date().toISOString();
-const result = {
+const commit = await git(["rev-parse", "HEAD"]);
+const status = commit === null
+  ? null
+  : await git(["status", "--porcelain", "--untracked-files=no"]);
+const out = {
   date,
+  git_commit: commit,
+  git_dirty: status === null ? null : status.length > 0,
+  quick,
+  sections: SECTIONS.filter(run),
   adapter: report,
   cpu: {
     model: cpuModel(),
@@ -343,41 +208,122 @@ const result = {
     SINTER_MATMUL: Deno.env.get("SINTER_MATMUL") ?? null,
   },
   deno: Deno.version,
-  method: "square n x n @ n x n in fp32; GPU kernels queued `iters` times and timed up to one " +
-    "readback at the end; GFLOP/s = 2 n^3 iters / wall seconds; per-CPU-second figures divide " +
-    "by the process CPU time instead",
-  rows: sizes.map((n) => rows.get(n) as Row),
-  selection: {
-    table: MATMUL_TABLE,
-    note: "microseconds per op (wall, including packing) for small and odd shapes",
-    shapes: selection,
+  options: {
+    sizes,
+    max_seconds: maxSeconds,
+    cap_seconds: capSeconds,
+    full_batch: values["full-batch"],
   },
-  tfjs,
-  openblas,
-  conv2d: conv,
+  seconds: { ...seconds, total: Math.round((performance.now() - t0) / 100) / 10 },
+  ...results,
 };
 const dir = new URL("./results/", import.meta.url);
 await Deno.mkdir(dir, { recursive: true });
-const file = new URL(`${slug(report.description)}_${date.slice(0, 10)}.json`, dir);
-await Deno.writeTextFile(file, JSON.stringify(result, null, 2) + "\n");
+// Only a full run writes the adapter's reference file; quick and partial runs write beside it.
+const partial = only.length > 0 || skip.length > 0;
+const suffix = quick ? "_quick" : partial ? "_partial" : "";
+const file = new URL(`${slug(report.description)}${suffix}.json`, dir);
+await Deno.writeTextFile(file, JSON.stringify(out, null, 2) + "\n");
+printTable(out);
+console.log(`\nwrote ${file.pathname} (${out.seconds.total} s)`);
+Deno.exit(0);
 
-const pct = (v: number | null) => (v == null ? "-" : v.toFixed(1) + "%").padStart(8);
-console.log("\nGFLOP/s (wall clock)" + " ".repeat(46) + "| GFLOP per CPU-second");
-console.log(
-  "   size   sinter (kernel)  openblas  tfjs-gpu tfjs-wasm   ratio |   sinter  openblas tfjs-wasm   ratio",
-);
-for (const r of result.rows) {
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9.]+/g, "-").replace(/^-|-$/g, "");
+}
+
+function fmt(v: number | null | undefined, w = 8, d = 2): string {
+  return (v == null ? "-" : v.toFixed(d)).padStart(w);
+}
+
+function ok<T extends object>(v: unknown): v is T {
+  return typeof v === "object" && v !== null && !("error" in v) && !("skipped" in v);
+}
+
+function timingCell(t: StepTiming | { error: string } | null | undefined, w = 9): string {
+  if (!t) return "-".padStart(w);
+  if ("error" in t) return "error".padStart(w);
+  return (t.images_per_s.toFixed(1) + (t.batch < t.batch_requested ? "*" : "")).padStart(w);
+}
+
+function printTable(o: Record<string, unknown>): void {
+  const pct = (v: number | null) => (v == null ? "-" : v.toFixed(1) + "%").padStart(8);
+  const mm = o.matmul as MatmulSection | undefined;
+  if (ok<MatmulSection>(mm)) {
+    console.log("\nmatmul GFLOP/s (wall)" + " ".repeat(45) + "| GFLOP per CPU-second");
+    console.log(
+      "   size   sinter (kernel)  openblas  tfjs-gpu tfjs-wasm   ratio |   sinter  openblas   ratio",
+    );
+    for (const r of mm.rows) {
+      console.log(
+        `${String(r.size).padStart(7)} ${fmt(r.sinter_gflops)} (${
+          (r.sinter_kernel ?? "-").padEnd(6)
+        })` +
+          `${fmt(r.openblas_gflops, 10)}${fmt(r.tfjs_gflops, 10)}${fmt(r.tfjs_wasm_gflops, 10)}` +
+          `${pct(r.sinter_pct_of_openblas)} | ${fmt(r.sinter_gflops_per_cpu_s)}` +
+          `${fmt(r.openblas_gflops_per_cpu_s, 10)}${pct(r.sinter_pct_of_openblas_per_cpu_s)}`,
+      );
+    }
+  }
+  const conv = o.conv2d as ConvBenchResult | undefined;
+  if (ok<ConvBenchResult>(conv)) {
+    console.log(
+      `\n${conv.what}: fwd ${conv.forward.ms} ms, dx ${conv.gradInput.ms} ms, dw+db ` +
+        `${conv.gradWeight.ms} ms; fwd+bwd ${conv.total.gflops} GFLOP/s`,
+    );
+  }
+  const models = o.models as { cases: ModelCaseResult[] } | undefined;
+  if (ok<{ cases: ModelCaseResult[] }>(models)) {
+    console.log(
+      "\nmodels, images/s  (* = smaller batch, see JSON)   forward  fwd+bwd   train  " +
+        "pytorch   ratio  ratio/cpu  peak MiB",
+    );
+    for (const c of models.cases) {
+      const t = c.train_step as StepTiming;
+      console.log(
+        `${c.id.padEnd(20)} [${c.input.join("x")}]`.padEnd(48) +
+          timingCell(c.forward) + timingCell(c.forward_backward) + timingCell(c.train_step, 8) +
+          fmt(c.pytorch_train_images_per_s, 9, 1) + fmt(c.ratio_vs_pytorch, 8) +
+          fmt(c.ratio_vs_pytorch_per_cpu, 11) +
+          fmt("peak_live_bytes" in t ? t.peak_live_bytes / 2 ** 20 : null, 10, 0),
+      );
+    }
+  }
+  const methods = o.methods as { methods: Record<string, unknown>[] } | undefined;
+  if (ok<{ methods: Record<string, unknown>[] }>(methods)) {
+    console.log("\nmethods (1 step)     model                  batch   images/s  peak MiB");
+    for (const m of methods.methods) {
+      const t = m.train_step as StepTiming | { error: string };
+      console.log(
+        `${String(m.method).padEnd(20)} ${String(m.model).padEnd(22)}${
+          String(m.batch).padStart(6)
+        }` +
+          timingCell(t, 11) +
+          fmt("peak_live_bytes" in t ? t.peak_live_bytes / 2 ** 20 : null, 10, 0),
+      );
+    }
+  }
+  const loader = o.loader as
+    | { decode: Record<string, unknown>; views: { results: Record<string, unknown>[] } }
+    | undefined;
+  if (ok<{ decode: Record<string, unknown> }>(loader)) {
+    const d = loader.decode;
+    console.log(
+      `\nloader: decode + resize to 224 ${d.bestImagesPerSec} images/s (${d.bestWorkers} ` +
+        `workers, CPU)`,
+    );
+    for (const v of loader.views.results) {
+      const t = v.timing as StepTiming | { error: string };
+      console.log(
+        `views ${String(v.method).padEnd(7)} ${(v.views as string[]).join(" ")}: ${
+          timingCell(t, 0)
+        } images/s (GPU)`,
+      );
+    }
+  }
+  const cpu = o.cpu as { loadavg_before: number[]; loadavg_after: number[] };
   console.log(
-    `${String(r.size).padStart(7)} ${fmt(r.sinter_gflops)} (${
-      (r.sinter_kernel ?? "-").padEnd(6)
-    })` +
-      `${fmt(r.openblas_gflops, 10)}${fmt(r.tfjs_gflops, 10)}${fmt(r.tfjs_wasm_gflops, 10)}` +
-      `${pct(r.sinter_pct_of_openblas)} | ${fmt(r.sinter_gflops_per_cpu_s)}` +
-      `${fmt(r.openblas_gflops_per_cpu_s, 10)}${fmt(r.tfjs_wasm_gflops_per_cpu_s, 10)}` +
-      `${pct(r.sinter_pct_of_openblas_per_cpu_s)}`,
+    `\nload average before / after: ${cpu.loadavg_before.map((v) => v.toFixed(2)).join(" ")} / ` +
+      `${cpu.loadavg_after.map((v) => v.toFixed(2)).join(" ")}`,
   );
 }
-console.log(`load average before / after: ${loadBefore.join(" ")} / ${Deno.loadavg().join(" ")}`);
-if (conv) console.log("conv2d:", JSON.stringify(conv));
-console.log(`\nwrote ${file.pathname}`);
-Deno.exit(0);

@@ -12,7 +12,14 @@ import texSrc from "./matmul_tex.wgsl" with { type: "text" };
 import packSrc from "./matmul_pack.wgsl" with { type: "text" };
 import { grid, kernel, packParams } from "./kernel.ts";
 import { device, GpuError } from "../core/device.ts";
-import { computePass, copyEncoder, noteDispatch, pool, uniformBinding } from "../core/engine.ts";
+import {
+  computePass,
+  copyEncoder,
+  flush,
+  noteDispatch,
+  pool,
+  uniformBinding,
+} from "../core/engine.ts";
 import { fmtShape, type Tensor } from "../core/tensor.ts";
 import type { MatmulDims } from "./matmul_select.ts";
 
@@ -132,6 +139,8 @@ function acquireTexture(w: number, h: number, layers: number): PooledTexture {
 function releaseTexture(t: PooledTexture): void {
   texStats.liveBytes -= t.bytes;
   if (texStats.freeBytes + t.bytes > MAX_FREE_BYTES) {
+    // The pending encoder may still use it: submit first (destroy then waits for that work).
+    flush();
     t.tex.destroy();
     return;
   }
