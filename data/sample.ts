@@ -1,7 +1,7 @@
 /**
  * Built-in sample data, generated procedurally (no download): small RGB PNG images of a few
- * pattern classes (stripes at several angles, checkerboards, rings, blobs) with random colours,
- * phase, frequency and noise, written into class sub-folders so kNN accuracy can be measured.
+ * pattern classes (stripes at several angles, checkerboards, rings, blobs) with a random dark
+ * and light colour, phase, frequency and noise, written into class sub-folders so kNN accuracy can be measured.
  *
  * @module
  */
@@ -21,8 +21,10 @@ export const SAMPLE_CLASSES: readonly string[] = [
 /** One sample image as RGB bytes (HWC) and its label. */
 export function sampleImage(rng: Rng, cls: number, size: number): Uint8Array {
   const px = new Uint8Array(size * size * 3);
-  const c0 = [rng.uniform(0, 255), rng.uniform(0, 255), rng.uniform(0, 255)];
-  const c1 = [rng.uniform(0, 255), rng.uniform(0, 255), rng.uniform(0, 255)];
+  // A dark and a light colour of random tint: the class lives in the pattern, not the colour.
+  const tint = () => [rng.uniform(0.6, 1), rng.uniform(0.6, 1), rng.uniform(0.6, 1)];
+  const dark = rng.uniform(0, 90), light = rng.uniform(160, 255);
+  const c0 = tint().map((t) => t * dark), c1 = tint().map((t) => t * light);
   const freq = rng.uniform(0.25, 0.6) * (32 / size) * 2;
   const phase = rng.uniform(0, 2 * Math.PI);
   const cx = rng.uniform(0.3, 0.7) * size, cy = rng.uniform(0.3, 0.7) * size;

@@ -19,7 +19,7 @@ import { writeSampleImages } from "../data/sample.ts";
 import { loadSafetensors } from "../models/safetensors.ts";
 import { knnAccuracy, labelsFromFolders } from "../eval/knn.ts";
 
-const SIZE = 32;
+const SIZE = Number(Deno.env.get("SINTER_DEMO_SIZE") ?? 32);
 
 async function embeddings(dir: string, checkpoint: string, data: string, name: string) {
   const out = `${dir}/${name}.safetensors`;
@@ -68,9 +68,12 @@ export async function runDemo(
     out: `${dir}/teacher`,
     model: "sinter/tinycnn16",
     method: "dino",
-    epochs: Math.max(1, Math.round(6 * scale)),
+    epochs: Math.max(1, Math.round(5 * scale)),
     method_args: { hidden_dim: 128, bottleneck_dim: 32, output_dim: 256 },
-    transform_args: { image_size: [SIZE, SIZE], local_view: { view_size: [16, 16], num_views: 2 } },
+    transform_args: {
+      image_size: [SIZE, SIZE],
+      local_view: { view_size: [SIZE / 2, SIZE / 2], num_views: 2 },
+    },
   }, { console: false });
   log(`    teacher: ${teacher.steps} steps, loss ${teacher.lastLoss?.toFixed(3)}`);
 
@@ -79,7 +82,7 @@ export async function runDemo(
     ...common,
     out: `${dir}/student`,
     model: "sinter/tinycnn16",
-    epochs: Math.max(1, Math.round(8 * scale)),
+    epochs: Math.max(1, Math.round(6 * scale)),
     method_args: { teacher: "sinter/tinycnn16", teacher_weights: teacher.exported },
   }, { console: false });
   log(`    student: ${student.steps} steps, loss ${student.lastLoss?.toFixed(3)}`);
