@@ -2,19 +2,26 @@
  * 2-D convolution with PyTorch semantics and layouts (x NCHW, weight `[Cout, Cin/groups, KH, KW]`,
  * cross-correlation, zero padding, stride, dilation, groups), forward and backward for x, weight
  * and bias. The general case is a tiled implicit GEMM with register blocking over a zero-padded
- * input (conv2d_tiled.wgsl; the input gradient runs it once per stride phase on dy with the
- * phase's taps; the weight gradient is conv2d_dw_tiled.wgsl, split over the output rows).
- * Dilated input gradients use the gather kernel conv2d_dx.wgsl; depthwise convolutions have
- * their own simple kernels (conv2d_depthwise.wgsl).
+ * input (conv2d_tiles.ts; the input gradient runs the forward tile once per stride phase on dy
+ * with the phase's taps; the weight gradient is split over the output rows). The op keeps the
+ * padded input for the weight gradient rather than x. Dilated input gradients use the gather
+ * kernel conv2d_dx.wgsl; depthwise convolutions have their own simple kernels
+ * (conv2d_depthwise.wgsl).
  *
  * @module
  */
 import dxSrc from "./conv2d_dx.wgsl" with { type: "text" };
 import dwiseSrc from "./conv2d_depthwise.wgsl" with { type: "text" };
-import { tiledForward, tiledInputGrad, tiledWeightGrad } from "./conv2d_tiles.ts";
+import {
+  forwardUsesTextures,
+  padInput,
+  tiledForward,
+  tiledInputGrad,
+  tiledWeightGrad,
+} from "./conv2d_tiles.ts";
 import { grid, kernel } from "./kernel.ts";
 import { empty, fmtShape, type Tensor } from "../core/tensor.ts";
-import { record } from "../core/autograd.ts";
+import { isGradEnabled, record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
 import { reduceRaw } from "./reduce.ts";
 
@@ -162,6 +169,20 @@ export function conv2dRaw(
   bias: Tensor | null | undefined,
   opts: Conv2dOptions = {},
 ): Tensor {
+  return conv2dForward(x, weight, bias, opts, false).y;
+}
+
+/**
+ * The forward convolution; with `keepPadded` on the tiled path also returns the zero-padded
+ * input it read (for the weight gradient), else `padded` is null.
+ */
+function conv2dForward(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null | undefined,
+  opts: Conv2dOptions,
+  keepPadded: boolean,
+): { y: Tensor; padded: Tensor | null } {
   const g = convGeometry(x.shape, weight.shape, opts);
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== g.Cout)) {
     throw new GpuError(`conv2d: bias ${fmtShape(bias.shape)} for weight ${fmtShape(weight.shape)}`);
@@ -174,10 +195,12 @@ export function conv2dRaw(
       dwiseParams(g, !!bias, npb),
       grid(npb * g.N * g.Cin),
     );
-    return y;
+    return { y, padded: null };
   }
-  tiledForward(x, weight, bias ?? null, g, y);
-  return y;
+  // The texture forward pads into a texture; the weight gradient then pads x again.
+  const padded = keepPadded && !forwardUsesTextures(g) ? padInput(x, g) : null;
+  tiledForward(x, weight, bias ?? null, g, y, padded ?? undefined);
+  return { y, padded };
 }
 
 /** Raw input gradient of a convolution (a transposed convolution, no atomics), no autograd. */
@@ -256,16 +279,30 @@ export function conv2d(
   bias?: Tensor | null,
   opts: Conv2dOptions = {},
 ): Tensor {
-  const y = conv2dRaw(x, weight, bias, opts);
+  // The weight gradient reads the zero-padded input the forward made: keep that instead of x.
+  const { y, padded } = conv2dForward(
+    x,
+    weight,
+    bias,
+    opts,
+    isGradEnabled() && weight.requiresGrad,
+  );
   const b = bias ?? null;
-  record("conv2d", [x, weight, b], [y], [x, weight], ([g], [xs, ws]) => {
+  record("conv2d", [x, weight, b], [y], [padded ?? x, weight], ([g], [xs, ws]) => {
     if (!g) return [null, null, null];
+    let dw: Tensor | null = null;
+    if (ws.requiresGrad) {
+      dw = padded
+        ? tiledWeightGrad(g, xs, ws.shape, convGeometry(x.shape, ws.shape, opts), true)
+        : conv2dBackwardWeightRaw(g, xs, ws.shape, opts);
+    }
     return [
-      xs.requiresGrad ? conv2dBackwardInputRaw(g, ws, xs.shape, opts) : null,
-      ws.requiresGrad ? conv2dBackwardWeightRaw(g, xs, ws.shape, opts) : null,
+      x.requiresGrad ? conv2dBackwardInputRaw(g, ws, x.shape, opts) : null,
+      dw,
       b?.requiresGrad ? conv2dBackwardBiasRaw(g) : null,
     ];
   });
+  padded?.dispose();
   return y;
 }
 

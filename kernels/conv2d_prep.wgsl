@@ -1,6 +1,5 @@
-// Layout changes for the tiled conv2d kernels (conv2d_tiled.wgsl, conv2d_dw_tiled.wgsl).
-// `pad`: copies planes [planes][H][W] into zero-padded planes [planes][Hp][Wp] at (top, left),
-// so the tiled kernels need no bounds checks and read aligned vec4s.
+// Weight layout for the tiled conv2d kernels (conv2d_tiled.wgsl, conv2d_tiled_rows.wgsl; the
+// zero padding of inputs is conv2d_pad.wgsl).
 // `weights`: re-lays a weight [Cout, Cin/g, KH, KW] as dst[(ic * taps + tap) * coutP + o], the
 // output channels of one (input channel, tap) contiguous and zero-padded to coutP. With
 // swap = 0 (forward) ic is the weight's input channel and o its output channel; with swap = 1
@@ -20,22 +19,6 @@ struct P {
 
 fn index(wid: vec3u, nwg: vec3u, lid: u32) -> i32 {
   return i32((wid.y * nwg.x + wid.x) * WG + lid);
-}
-
-// a0 = H, a1 = W, a2 = Hp, a3 = Wp, a4 = top, a5 = left.
-@compute @workgroup_size(WG)
-fn pad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-       @builtin(local_invocation_index) lid: u32) {
-  let d = index(wid, nwg, lid);
-  if (d >= p.n) { return; }
-  let c = d % p.a3;
-  let r = (d / p.a3) % p.a2;
-  let plane = d / (p.a3 * p.a2);
-  let sr = r - p.a4;
-  let sc = c - p.a5;
-  var v = 0.0;
-  if (sr >= 0 && sr < p.a0 && sc >= 0 && sc < p.a1) { v = src[(plane * p.a0 + sr) * p.a1 + sc]; }
-  dst[d] = v;
 }
 
 // a0 = cinG (ic per group), a1 = coutG, a2 = coutP, a3 = Mh, a4 = Mw, a5 = KH, a6 = KW,

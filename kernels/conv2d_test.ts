@@ -1,10 +1,15 @@
 // conv2d against the plain-TS reference (forward and exact float64 vector-Jacobian products),
-// over the general implicit-GEMM path, the depthwise path and odd shapes, plus a gradcheck.
+// over the general implicit-GEMM path (from textures and from buffers), the depthwise path and
+// odd shapes, plus a gradcheck and a steady-step check of the texture path.
 import { initDevice } from "../core/device.ts";
 import { backward } from "../core/autograd.ts";
-import { tensor } from "../core/tensor.ts";
+import { tensor, tidy } from "../core/tensor.ts";
+import { bindGroupCacheSize } from "./kernel.ts";
+import { sync } from "../core/engine.ts";
+import assert from "node:assert/strict";
 import { assertAllClose, gradcheck, randomData } from "../core/testing.ts";
 import { conv2d, type Conv2dOptions, conv2dRef } from "./conv2d.ts";
+import { convTexturesEnabled, convTextureStats } from "./conv2d_tex.ts";
 import "./mod.ts";
 
 await initDevice();
@@ -41,6 +46,24 @@ const cases: Record<string, Case> = {
     w: [12, 5, 3, 3],
     bias: true,
     opts: { padding: 1 },
+  },
+  "3x3 s1 p1, even map (2 rows per thread)": {
+    x: [1, 5, 8, 16],
+    w: [20, 5, 3, 3],
+    bias: true,
+    opts: { padding: 1 },
+  },
+  "3x3 s1 p1, 4x4 map (4 rows per thread)": {
+    x: [2, 6, 4, 4],
+    w: [8, 6, 3, 3],
+    bias: false,
+    opts: { padding: 1 },
+  },
+  "3x3 s2 p1, even map to 4x4": {
+    x: [2, 4, 8, 8],
+    w: [12, 4, 3, 3],
+    bias: true,
+    opts: { stride: 2, padding: 1 },
   },
   "3x3 s2 p1, many pixels": {
     x: [3, 4, 13, 15],
@@ -88,33 +111,64 @@ const cases: Record<string, Case> = {
   },
 };
 
+// Each case runs twice: as the adapter picks (textures on software adapters, see
+// conv2d_tex.ts) and with storage buffers only (SINTER_CONV_TEX=0, the GPU path).
 for (const [name, c] of Object.entries(cases)) {
   Deno.test(`conv2d matches the reference: ${name}`, async () => {
     const nx = c.x.reduce((a, b) => a * b), nw = c.w.reduce((a, b) => a * b);
     const xd = randomData(nx, 11), wd = randomData(nw, 12), bd = randomData(c.w[0], 13);
-    const x = tensor(xd, c.x).requireGrad();
-    const w = tensor(wd, c.w).requireGrad();
-    const b = c.bias ? tensor(bd, [c.w[0]]).requireGrad() : null;
-    const y = conv2d(x, w, b, c.opts);
     const ref = conv2dRef(xd, c.x, wd, c.w, c.bias ? bd : null, c.opts);
-    assertAllClose(await y.data(), ref.data, 1e-5, 1e-5, "y");
-    const gd = randomData(y.size, 14);
-    backward(y, tensor(gd, y.shape));
+    const gd = randomData(ref.data.length, 14);
     const gx = linearVjp((v) => conv2dRef(v, c.x, wd, c.w, null, c.opts).data, nx, gd);
     const gw = linearVjp((v) => conv2dRef(xd, c.x, v, c.w, null, c.opts).data, nw, gd);
-    assertAllClose(await x.grad!.data(), gx, 1e-5, 1e-5, "grad x");
-    assertAllClose(await w.grad!.data(), gw, 1e-5, 1e-5, "grad weight");
-    if (b) {
-      const gb = linearVjp(
-        (v) => conv2dRef(xd, c.x, new Float64Array(nw), c.w, v, c.opts).data,
-        c.w[0],
-        gd,
-      );
-      assertAllClose(await b.grad!.data(), gb, 1e-5, 1e-5, "grad bias");
+    const gb = linearVjp(
+      (v) => conv2dRef(xd, c.x, new Float64Array(nw), c.w, v, c.opts).data,
+      c.w[0],
+      gd,
+    );
+    for (const mode of ["auto", "buffers"]) {
+      if (mode === "buffers") Deno.env.set("SINTER_CONV_TEX", "0");
+      try {
+        const x = tensor(xd, c.x).requireGrad();
+        const w = tensor(wd, c.w).requireGrad();
+        const b = c.bias ? tensor(bd, [c.w[0]]).requireGrad() : null;
+        const y = conv2d(x, w, b, c.opts);
+        assertAllClose(await y.data(), ref.data, 1e-5, 1e-5, `y (${mode})`);
+        backward(y, tensor(gd, y.shape));
+        assertAllClose(await x.grad!.data(), gx, 1e-5, 1e-5, `grad x (${mode})`);
+        assertAllClose(await w.grad!.data(), gw, 1e-5, 1e-5, `grad weight (${mode})`);
+        if (b) assertAllClose(await b.grad!.data(), gb, 1e-5, 1e-5, `grad bias (${mode})`);
+        for (const t of [x, w, b, y]) t?.dispose();
+      } finally {
+        Deno.env.delete("SINTER_CONV_TEX");
+      }
     }
-    for (const t of [x, w, b, y]) t?.dispose();
   });
 }
+
+Deno.test("steady conv2d steps create no textures and no bind groups", async () => {
+  const x = tensor(randomData(2 * 4 * 8 * 8, 1), [2, 4, 8, 8]).requireGrad();
+  const w = tensor(randomData(8 * 4 * 3 * 3, 2), [8, 4, 3, 3]).requireGrad();
+  const w2 = tensor(randomData(8 * 8 * 3 * 3, 3), [8, 8, 3, 3]).requireGrad();
+  const step = async () => {
+    tidy(() => {
+      const y = conv2d(x, w, null, { padding: 1 });
+      backward(conv2d(y, w2, null, { stride: 2, padding: 1 }));
+    });
+    await sync();
+  };
+  // Each step ends with a sync, as a training step ends with a readback (the uniform arena
+  // then starts over, so a steady step gets the same uniform offsets).
+  for (let i = 0; i < 3; i++) await step();
+  const before = convTextureStats(), kernelGroups = bindGroupCacheSize();
+  for (let i = 0; i < 3; i++) await step();
+  const after = convTextureStats();
+  assert.equal(bindGroupCacheSize(), kernelGroups, "buffer-only bind groups created");
+  if (convTexturesEnabled()) assert.ok(before.created > 0, "the texture path was not taken");
+  assert.equal(after.created, before.created, "textures created in a steady step");
+  assert.equal(after.bindGroups, before.bindGroups, "bind groups created in a steady step");
+  for (const t of [x, w, w2]) t.dispose();
+});
 
 Deno.test("conv2d gradcheck (finite differences)", async () => {
   await gradcheck(

@@ -1,7 +1,16 @@
 /**
  * Normalization layers as fused kernels: BatchNorm (1d `[N, C]`, `[N, C, L]`, 2d
- * `[N, C, H, W]`) and LayerNorm over the last dim. Forward and backward side by side, plus
- * plain-TS references. Semantics follow PyTorch 1.13 (`F.batch_norm`, `F.layer_norm`).
+ * `[N, C, H, W]`), BatchNorm fused with a ReLU, and LayerNorm over the last dim. Forward and
+ * backward side by side, plus plain-TS references. Semantics follow PyTorch 1.13
+ * (`F.batch_norm`, `F.layer_norm`).
+ *
+ * BatchNorm has two paths. When the per-channel plane size S is a multiple of 4 (every conv
+ * map with an even width of 4 or more) the vec4 path runs: per-channel partial reductions
+ * spread over many workgroups (batch_norm_partial.wgsl), a per-channel finalize
+ * (batch_norm_finalize.wgsl) and vec4 elementwise passes (batch_norm_apply4.wgsl,
+ * batch_norm_grad_x4.wgsl) that can fuse the ReLU. Otherwise one workgroup per channel does the
+ * reductions (batch_norm_stats.wgsl, batch_norm_grad.wgsl) and the elementwise passes read
+ * scalars (batch_norm_apply.wgsl, batch_norm_grad_x.wgsl).
  *
  * @module
  */
@@ -9,15 +18,20 @@ import bnStatsSrc from "./batch_norm_stats.wgsl" with { type: "text" };
 import bnApplySrc from "./batch_norm_apply.wgsl" with { type: "text" };
 import bnGradSrc from "./batch_norm_grad.wgsl" with { type: "text" };
 import bnGradXSrc from "./batch_norm_grad_x.wgsl" with { type: "text" };
+import bnPartialSrc from "./batch_norm_partial.wgsl" with { type: "text" };
+import bnFinalizeSrc from "./batch_norm_finalize.wgsl" with { type: "text" };
+import bnApply4Src from "./batch_norm_apply4.wgsl" with { type: "text" };
+import bnGradX4Src from "./batch_norm_grad_x4.wgsl" with { type: "text" };
+import splitSumSrc from "./conv2d_sum.wgsl" with { type: "text" };
 import lnSrc from "./layer_norm.wgsl" with { type: "text" };
 import lnGradXSrc from "./layer_norm_grad_x.wgsl" with { type: "text" };
 import lnGradWbSrc from "./layer_norm_grad_wb.wgsl" with { type: "text" };
 import { f32, grid, kernel } from "./kernel.ts";
-import { empty, fmtShape, type Tensor } from "../core/tensor.ts";
+import { empty, fmtShape, type Tensor, tidy } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
 import { copyEncoder } from "../core/engine.ts";
-import { full } from "./elementwise.ts";
+import { full, relu } from "./elementwise.ts";
 
 /** Threads per workgroup of the per-channel (BatchNorm) reductions. */
 const CHANNEL_WG = 256;
@@ -50,6 +64,38 @@ function ncs(shape: readonly number[]): { n: number; c: number; s: number } {
   return { n: shape[0], c: shape[1], s };
 }
 
+/** Validates BatchNorm arguments (throws `GpuError` naming the shapes); returns N, C, S. */
+function checkBatchNorm(
+  op: string,
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  training: boolean,
+): { n: number; c: number; s: number } {
+  if (x.dtype !== "f32" || x.shape.length < 2 || x.shape.length > 5) {
+    throw new GpuError(`${op}: x must be f32 [N, C, ...] (2 to 5 dims), got ${fmtShape(x.shape)}`);
+  }
+  const { n, c, s } = ncs(x.shape);
+  for (
+    const [name, t] of [["weight", weight], ["bias", bias], ["running_mean", runningMean], [
+      "running_var",
+      runningVar,
+    ]] as const
+  ) checkVec(op, name, t, c);
+  if (!training && (!runningMean || !runningVar)) {
+    throw new GpuError(`${op}: eval mode needs running_mean and running_var`);
+  }
+  if (training && n * s < 2) {
+    throw new GpuError(
+      `${op}: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`,
+    );
+  }
+  if (c > 65535) throw new GpuError(`${op}: ${c} channels exceed 65535`);
+  return { n, c, s };
+}
+
 /**
  * Batch normalization of `x [N, C]`, `[N, C, L]` or `[N, C, H, W]` over every dim but C.
  * Training: normalizes with the batch mean and biased variance and updates `runningMean` and
@@ -70,31 +116,21 @@ export function batchNorm(
   const { training } = opts;
   const momentum = opts.momentum ?? 0.1;
   const eps = opts.eps ?? 1e-5;
-  if (x.dtype !== "f32" || x.shape.length < 2 || x.shape.length > 5) {
-    throw new GpuError(`${op}: x must be f32 [N, C, ...] (2 to 5 dims), got ${fmtShape(x.shape)}`);
-  }
-  const { n, c, s } = ncs(x.shape);
-  for (
-    const [name, t] of [["weight", weight], ["bias", bias], ["running_mean", runningMean], [
-      "running_var",
-      runningVar,
-    ]] as const
-  ) checkVec(op, name, t, c);
-  if (!training && (!runningMean || !runningVar)) {
-    throw new GpuError(`${op}: eval mode needs running_mean and running_var`);
-  }
-  if (training && n * s < 2) {
-    throw new GpuError(
-      `${op}: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`,
-    );
-  }
-  if (c > 65535) throw new GpuError(`${op}: ${c} channels exceed 65535`);
+  const { n, c, s } = checkBatchNorm(op, x, weight, bias, runningMean, runningVar, training);
   const update = training && runningMean !== null && runningVar !== null;
   // Placeholders keep the kernels' bindings fixed when an optional tensor is absent.
   const w = weight ?? full([c], 1);
   const b = bias ?? full([c], 0);
   const rm = runningMean ?? full([c], 0);
   const rv = runningVar ?? full([c], 1);
+  if (s % 4 === 0) {
+    const y = batchNorm4(x, weight, bias, w, b, rm, rv, update, opts, false);
+    if (!weight) w.dispose();
+    if (!bias) b.dispose();
+    if (!runningMean) rm.dispose();
+    if (!runningVar) rv.dispose();
+    return y;
+  }
   const stats = empty([2, c], "f32", op);
   kernel({
     name: "batch_norm_stats",
@@ -130,6 +166,126 @@ export function batchNorm(
     return [dx, dw, db];
   });
   stats.dispose();
+  if (!weight) w.dispose();
+  if (!bias) b.dispose();
+  if (!runningMean) rm.dispose();
+  if (!runningVar) rv.dispose();
+  return y;
+}
+
+/** Threads per workgroup and vec4s per thread of the vec4 BatchNorm passes. */
+const VEC_WG = 64;
+const VEC_PER = 16;
+
+/** The vec4 walk over one channel of `[N, C, S]` (see batch_norm_partial.wgsl). */
+function vecWalk(n: number, c: number, s: number): number[] {
+  const s4 = s / 4, m4 = n * s4;
+  const nchunk = Math.ceil(m4 / (VEC_WG * VEC_PER));
+  if (nchunk > 65535) throw new GpuError(`batch_norm: ${n * s} values per channel are too many`);
+  const ds = VEC_WG % s4;
+  const step = Math.floor(VEC_WG / s4) * c * s4 + ds;
+  return [m4, s4, c, nchunk, step, ds, (c - 1) * s4, 0];
+}
+
+function vecKernel(name: string, code: string, constants: Record<string, number>, entry?: string) {
+  return kernel({ name, code, entry, constants: { WG: VEC_WG, PER: VEC_PER, ...constants } });
+}
+
+/**
+ * The vec4 path of {@link batchNorm} and {@link batchNormRelu} (S a multiple of 4): `w`, `b`,
+ * `rm`, `rv` are the tensors or placeholders, `weight`/`bias` the optional inputs. Records
+ * the backward (one masked reduction, then the input gradient).
+ */
+function batchNorm4(
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  w: Tensor,
+  b: Tensor,
+  rm: Tensor,
+  rv: Tensor,
+  update: boolean,
+  opts: BatchNormOptions,
+  relu: boolean,
+): Tensor {
+  const op = relu ? "batch_norm_relu" : "batch_norm";
+  const { n, c, s } = ncs(x.shape);
+  const { training } = opts;
+  const walk = vecWalk(n, c, s);
+  const nchunk = walk[3];
+  const RELU = relu ? 1 : 0;
+  const prm = empty([4, c], "f32", op);
+  let part: Tensor | null = null;
+  if (training) {
+    part = empty([c, nchunk, 3], "f32", op);
+    vecKernel("batch_norm_partial_stats", bnPartialSrc, {}, "stats")
+      .dispatch([x, x, w, part], walk, [nchunk, c]);
+  }
+  kernel({ name: "batch_norm_finalize", code: bnFinalizeSrc, constants: { TRAINING: +training } })
+    .dispatch(
+      [part ?? w, w, b, rm, rv, prm],
+      [c, nchunk, update ? 1 : 0, 0, f32(opts.momentum ?? 0.1), f32(opts.eps ?? 1e-5)],
+      [Math.ceil(c / 64)],
+    );
+  part?.dispose();
+  const y = empty(x.shape, "f32", op);
+  vecKernel(`batch_norm_apply4`, bnApply4Src, { RELU }).dispatch([x, prm, y], walk, [nchunk, c]);
+  record(op, [x, weight, bias], [y], [x, prm], ([g], [xs, pr]) => {
+    if (!g) return [null, null, null];
+    const gpart = empty([nchunk, 2, c], "f32", `${op}_grad`);
+    vecKernel("batch_norm_partial_grad", bnPartialSrc, { RELU }, "grad")
+      .dispatch([xs, g, pr, gpart], walk, [nchunk, c]);
+    const sums = nchunk === 1 ? gpart : splitSum(gpart, nchunk, 2 * c, `${op}_grad`);
+    let dx: Tensor | null = null;
+    if (xs.requiresGrad) {
+      dx = empty(xs.shape, "f32", `${op}_grad_x`);
+      vecKernel("batch_norm_grad_x4", bnGradX4Src, { RELU, TRAINING: +training })
+        .dispatch([xs, g, pr, sums, dx], [...walk, f32(n * s)], [nchunk, c]);
+    }
+    const dw = weight?.requiresGrad ? slice1d(sums, 0, c, `${op}_grad`) : null;
+    const db = bias?.requiresGrad ? slice1d(sums, c, c, `${op}_grad`) : null;
+    if (sums !== gpart) sums.dispose();
+    gpart.dispose();
+    return [dx, dw, db];
+  });
+  prm.dispose();
+  return y;
+}
+
+/** Sums `splits` consecutive blocks of `n` values of `part` into a new `[n]` tensor. */
+function splitSum(part: Tensor, splits: number, n: number, op: string): Tensor {
+  const out = empty([n], "f32", op);
+  kernel({ name: "split_sum", code: splitSumSrc, constants: { WG } })
+    .dispatch([part, out], [n, splits], grid(Math.ceil(n / WG)));
+  return out;
+}
+
+/**
+ * `relu(batchNorm(x, ...))` as one op (the conv-BN-ReLU blocks of CNNs): same arguments,
+ * semantics and gradients as {@link batchNorm} followed by {@link relu}, but the ReLU runs in
+ * the normalization pass and its mask is recomputed from x in the backward, so neither the
+ * normalized values nor a separate ReLU pass are kept.
+ */
+export function batchNormRelu(
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  opts: BatchNormOptions,
+): Tensor {
+  const op = "batch_norm_relu";
+  const { s } = checkBatchNorm(op, x, weight, bias, runningMean, runningVar, opts.training);
+  if (s % 4 !== 0) {
+    return tidy(() => relu(batchNorm(x, weight, bias, runningMean, runningVar, opts)));
+  }
+  const c = x.shape[1];
+  const update = opts.training && runningMean !== null && runningVar !== null;
+  const w = weight ?? full([c], 1);
+  const b = bias ?? full([c], 0);
+  const rm = runningMean ?? full([c], 0);
+  const rv = runningVar ?? full([c], 1);
+  const y = batchNorm4(x, weight, bias, w, b, rm, rv, update, opts, true);
   if (!weight) w.dispose();
   if (!bias) b.dispose();
   if (!runningMean) rm.dispose();

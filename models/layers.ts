@@ -9,6 +9,7 @@ import { Rng } from "../core/random.ts";
 import { type Tensor, tensor } from "../core/tensor.ts";
 import {
   batchNorm,
+  batchNormRelu,
   conv2d,
   type Conv2dOptions,
   gelu,
@@ -145,6 +146,16 @@ export class BatchNorm extends Module {
   forward(x: Tensor): Tensor {
     if (this.training) this.numBatchesTracked.value++;
     return batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, {
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
+  }
+
+  /** `relu(forward(x))` as one fused op ({@link batchNormRelu}). */
+  forwardRelu(x: Tensor): Tensor {
+    if (this.training) this.numBatchesTracked.value++;
+    return batchNormRelu(x, this.weight, this.bias, this.runningMean, this.runningVar, {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,

@@ -10,7 +10,6 @@
  */
 import { Rng } from "../core/random.ts";
 import { fmtShape, type Tensor, tidy } from "../core/tensor.ts";
-import { relu } from "../kernels/mod.ts";
 import { BatchNorm, Conv2d } from "./layers.ts";
 import { Module } from "./module.ts";
 import { checkOptionKeys, ConvNetWrapper, kaimingNormalFanOut } from "./resnet.ts";
@@ -49,9 +48,9 @@ export class ConvBnRelu extends Module {
     this.bn = this.child("bn", new BatchNorm(outCh));
   }
 
-  /** relu(bn(conv(x))). */
+  /** relu(bn(conv(x))), the BatchNorm and ReLU fused. */
   forward(x: Tensor): Tensor {
-    return tidy(() => relu(this.bn.forward(this.conv.forward(x))));
+    return tidy(() => this.bn.forwardRelu(this.conv.forward(x)));
   }
 }
 
