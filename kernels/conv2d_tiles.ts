@@ -481,9 +481,11 @@ export function tiledWeightGrad(
   const OWp4 = Math.ceil(g.OW / 4);
   const rc = weightRowsConfig(g);
   const { Hp, Wp } = padGeometry(g);
+  // The texture path copies dy into a texture (the buffer path reads it in place): a pass that
+  // does not pay off for the few multiply-adds of inputs with less than 4 channels (RGB).
   if (
-    rc.use && !isPadded && convTexturesEnabled() && inputTextureFits(g.N, g.Cin, Hp, Wp) &&
-    inputTextureFits(g.N, g.Cout, g.OH, OWp4 * 4)
+    rc.use && !isPadded && cig >= 4 && convTexturesEnabled() &&
+    inputTextureFits(g.N, g.Cin, Hp, Wp) && inputTextureFits(g.N, g.Cout, g.OH, OWp4 * 4)
   ) {
     const dyt = padToTexture(gy, g.N, g.Cout, g.OH, g.OW, g.OH, OWp4 * 4, 0, 0);
     const xt = padToTexture(x, g.N, g.Cin, g.H, g.W, Hp, Wp, g.padding[0], g.padding[1]);
@@ -669,7 +671,8 @@ export function tiledInputGrad(gy: Tensor, weight: Tensor, g: ConvGeometry, dx: 
   Wp = roundUp(Wp, 4);
   // Textures when every phase with taps takes the multi-row tile and the sizes fit.
   const cigpTex = roundUp(cig, block(cig, true));
-  const tex = convTexturesEnabled() &&
+  // (Measured slower for inputs of less than 4 channels: few outputs per loaded value.)
+  const tex = cig >= 4 && convTexturesEnabled() &&
     phases.every(([a, b]) => !(a.m * b.m) || rowsPerThread(a.n, a.m, b.m, true) > 1) &&
     inputTextureFits(g.N, g.Cout, Hp, Wp) &&
     phases.every(([a, b]) => weightTextureFits(g.Cout, a.m * b.m, cigpTex));
