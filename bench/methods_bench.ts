@@ -21,7 +21,7 @@ import { plugin as simclr } from "../methods/simclr/mod.ts";
 import { plugin as dino } from "../methods/dino/mod.ts";
 import { plugin as dinov2 } from "../methods/dinov2/mod.ts";
 import { plugin as distillation } from "../methods/distillation/mod.ts";
-import { loadModelWithWeights } from "../methods/distillation/teacher.ts";
+import { loadModelWithWeights } from "../models/wrapper.ts";
 import { methodStepper } from "./models_bench.ts";
 import { type StepTiming, timeSteps } from "./step_timer.ts";
 

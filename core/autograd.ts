@@ -33,6 +33,8 @@ export interface GradMath {
   addInPlace(a: Tensor, b: Tensor): void;
   /** A tensor of the given shape filled with a value. */
   full(shape: readonly number[], value: number): Tensor;
+  /** A new tensor of `shape` holding a copy of `t` (same size). */
+  copy(t: Tensor, shape: readonly number[]): Tensor;
 }
 
 let math: GradMath | null = null;
@@ -161,9 +163,7 @@ function accumulateLeaf(m: GradMath, x: Tensor, grads: Map<Tensor, Tensor>): voi
   grads.delete(x);
   if (!x.grad) {
     // An independent copy: the leaf's gradient outlives this backward and is updated in place.
-    const z = m.full(x.shape, 0);
-    m.addInPlace(z, g);
-    x.grad = keep(z);
+    x.grad = keep(m.copy(g, x.shape));
   } else {
     m.addInPlace(x.grad, g);
   }

@@ -15,6 +15,7 @@ import { modelFromCheckpoint } from "./export.ts";
 import { writeFileAtomic } from "../models/safetensors.ts";
 import { saveSafetensors } from "../models/safetensors.ts";
 import { createLoader } from "../data/loader.ts";
+import { listImages } from "../data/files.ts";
 import { uploadU8Batch } from "../transforms/batch.ts";
 import { ViewPipeline } from "../transforms/views.ts";
 import type { ViewSpec } from "../transforms/sample.ts";
@@ -79,16 +80,7 @@ export async function embedFolder(
     channelDrop: null,
   };
   const pipeline = new ViewPipeline([spec]);
-  const probe = await createLoader({
-    data,
-    batchSize: 1,
-    workers: 0,
-    shuffle: false,
-    dropLast: false,
-    channels,
-  });
-  const n = probe.files.length;
-  probe.close();
+  const n = (await listImages(data)).files.length;
   const batchSize = Math.min(opts.batchSize, n);
   const loader = await createLoader({
     data,

@@ -30,15 +30,10 @@ import { RunLoggers } from "./logging/run_loggers.ts";
 import { exampleViewsPng } from "./logging/image_grid.ts";
 import { writeReport } from "./logging/report.ts";
 import { readMetrics } from "./logging/metrics.ts";
-import { createModel, type ModelWrapper } from "../models/wrapper.ts";
-import {
-  loadSafetensors,
-  saveSafetensors,
-  toFloat32,
-  writeFileAtomic,
-} from "../models/safetensors.ts";
-import type { StateDict } from "../models/module.ts";
+import { createModel, loadModelWithWeights, type ModelWrapper } from "../models/wrapper.ts";
+import { saveSafetensors, writeFileAtomic } from "../models/safetensors.ts";
 import { createLoader, type ImageLoader } from "../data/loader.ts";
+import { listImages } from "../data/files.ts";
 import {
   type MethodTransforms,
   overrideTransforms,
@@ -123,26 +118,6 @@ async function loadPlugins(c: TrainConfig): Promise<void> {
     dir = undefined;
   }
   if (dir) await scanPluginsFolder(dir);
-}
-
-/** Builds a model by name and loads weights from a safetensors file (teachers, checkpoints). */
-export async function loadModelWithWeights(
-  name: string,
-  opts: { weights?: string; args?: Record<string, unknown> } = {},
-): Promise<ModelWrapper> {
-  const model = createModel(name, opts.args ?? {});
-  if (opts.weights) {
-    const f = await loadSafetensors(opts.weights);
-    const sd: StateDict = {};
-    for (const k of f.keys()) {
-      const t = f.get(k);
-      sd[k] = t.dtype === "I64"
-        ? { dtype: "I64", shape: [...t.shape], data: t.data as BigInt64Array }
-        : { dtype: "F32", shape: [...t.shape], data: toFloat32(t) };
-    }
-    model.getModel().loadStateDict(sd, { source: opts.weights });
-  }
-  return model;
 }
 
 /** Writes the backbone's weights (PyTorch names) as safetensors. */
@@ -240,17 +215,7 @@ export async function pretrain(
       }
     }
     const bad: string[] = [];
-    const probe = await createLoader({
-      data: c.data,
-      batchSize: 1,
-      size: Number(la.image_size ?? Math.ceil(maxView * 1.15)),
-      channels: targs.num_channels,
-      workers: 0,
-      shuffle: false,
-      dropLast: false,
-    });
-    const datasetSize = probe.files.length;
-    probe.close();
+    const datasetSize = (await listImages(c.data)).files.length;
     const len = resolveRunLength(c, datasetSize, plugin.defaults);
     const maxSteps = c.trainer_args?.max_steps;
     if (maxSteps !== undefined) len.totalSteps = Math.min(len.totalSteps, Number(maxSteps));

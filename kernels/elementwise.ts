@@ -7,6 +7,7 @@
 import unarySrc from "./unary.wgsl" with { type: "text" };
 import binarySrc from "./binary.wgsl" with { type: "text" };
 import fillSrc from "./fill.wgsl" with { type: "text" };
+import accumulateSrc from "./accumulate.wgsl" with { type: "text" };
 import { f32, grid, kernel } from "./kernel.ts";
 import { empty, fmtShape, type Tensor } from "../core/tensor.ts";
 import { record, registerGradMath } from "../core/autograd.ts";
@@ -128,11 +129,15 @@ export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, out?: Tensor):
 
 /** a += b in place (b broadcast to a's shape). */
 export function addInPlace(a: Tensor, b: Tensor): void {
-  // Reading and writing `a` in one dispatch is safe: each thread touches only its own element,
-  // but WebGPU forbids binding one buffer as read and read_write, so go through a temporary.
-  const t = binaryRaw("add", a, b);
-  copyInto(t, a);
-  t.dispose();
+  if (a === b || a.buffer === b.buffer || a.size !== b.size) {
+    // Broadcasting (or aliasing) needs the general kernel and a temporary.
+    const t = binaryRaw("add", a, b);
+    copyInto(t, a);
+    t.dispose();
+    return;
+  }
+  kernel({ name: "accumulate", code: accumulateSrc, constants: { WG } })
+    .dispatch([b, a], [a.size], grid(Math.ceil(a.size / WG)));
 }
 
 /** Copies `src` into `dst` (same size). */
@@ -261,6 +266,11 @@ registerGradMath({
   add: (a, b) => binaryRaw("add", a, b),
   addInPlace,
   full,
+  copy: (t, shape) => {
+    const y = empty(shape, "f32", "grad");
+    copyInto(t, y);
+    return y;
+  },
 });
 
 // ---- plain-TS references (tests) ----

@@ -13,7 +13,7 @@ import { Rng } from "../core/random.ts";
 import { type Tensor, tensor, tidy } from "../core/tensor.ts";
 import { saveSafetensors } from "../models/safetensors.ts";
 import { createModel, type ModelOptions, type ModelWrapper } from "../models/wrapper.ts";
-import { loadModelWithWeights } from "./distillation/teacher.ts";
+import { loadModelWithWeights } from "../models/wrapper.ts";
 
 /** How {@link MethodContext.loadModel} is called. */
 export type LoadModel = MethodContext<unknown>["loadModel"];

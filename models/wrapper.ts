@@ -6,7 +6,8 @@
  */
 import type { Tensor } from "../core/tensor.ts";
 import { mean } from "../kernels/mod.ts";
-import type { Module } from "./module.ts";
+import type { Module, StateDict } from "./module.ts";
+import { loadSafetensors } from "./safetensors.ts";
 
 /** What method defaults depend on. */
 export interface ArchitectureInfo {
@@ -96,4 +97,32 @@ export function createModel(name: string, opts: ModelOptions = {}): ModelWrapper
     throw new Error(`unknown model '${name}'. Known models: ${known}`);
   }
   return e.create(opts);
+}
+
+/**
+ * A model built by registry name with its weights from a safetensors file (strict: every key
+ * must match): teachers, `ctx.loadModel`, tests. The model is freed if the weights do not load.
+ */
+export async function loadModelWithWeights(
+  name: string,
+  opts: { weights?: string; args?: Record<string, unknown> } = {},
+): Promise<ModelWrapper> {
+  const model = createModel(name, (opts.args ?? {}) as ModelOptions);
+  if (opts.weights) {
+    try {
+      const file = await loadSafetensors(opts.weights);
+      const dict: StateDict = {};
+      for (const k of file.keys()) {
+        const t = file.get(k);
+        dict[k] = t.dtype === "I64"
+          ? { dtype: "I64", shape: [...t.shape], data: t.data as BigInt64Array }
+          : { dtype: "F32", shape: [...t.shape], data: file.float32(k) };
+      }
+      model.getModel().loadStateDict(dict, { source: opts.weights });
+    } catch (e) {
+      model.getModel().dispose();
+      throw e;
+    }
+  }
+  return model;
 }

@@ -11,7 +11,7 @@ import {
 } from "../../mod.ts";
 import { createModel, type ModelWrapper, saveSafetensors } from "../../models/mod.ts";
 import { autoWeightDecay, type DistillationV3Args, plugin } from "./mod.ts";
-import { loadModelWithWeights } from "./teacher.ts";
+import { loadModelWithWeights } from "../../models/wrapper.ts";
 import { mixupRaw, mixupRef, sampleMixup } from "./mixup.ts";
 import { autoQueueSize, resolveQueueSize } from "./queue.ts";
 import { assertAllClose, randomData } from "../../core/testing.ts";

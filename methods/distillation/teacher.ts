@@ -9,9 +9,6 @@
  */
 import type { MethodContext } from "../../core/plugin.ts";
 import type { ModelWrapper } from "../../models/wrapper.ts";
-import { createModel, type ModelOptions } from "../../models/wrapper.ts";
-import { loadSafetensors } from "../../models/safetensors.ts";
-import type { StateDict } from "../../models/module.ts";
 
 /** The teacher arguments the three distillation versions share (LightlyTrain names). */
 export interface TeacherArgs {
@@ -177,32 +174,4 @@ export async function loadTeacher(
     );
   }
   return freeze(model);
-}
-
-/**
- * A model built by registry name with its weights from a safetensors file (strict: every key
- * must match): what `ctx.loadModel` does for a trainer, and what the tests pass as `loadModel`.
- */
-export async function loadModelWithWeights(
-  name: string,
-  opts: { weights?: string; args?: Record<string, unknown> } = {},
-): Promise<ModelWrapper> {
-  const model = createModel(name, (opts.args ?? {}) as ModelOptions);
-  if (opts.weights) {
-    try {
-      const file = await loadSafetensors(opts.weights);
-      const dict: StateDict = {};
-      for (const k of file.keys()) {
-        const t = file.get(k);
-        dict[k] = t.dtype === "I64"
-          ? { dtype: "I64", shape: [...t.shape], data: t.data as BigInt64Array }
-          : { dtype: "F32", shape: [...t.shape], data: file.float32(k) };
-      }
-      model.getModel().loadStateDict(dict, { source: opts.weights });
-    } catch (e) {
-      model.getModel().dispose();
-      throw e;
-    }
-  }
-  return model;
 }
