@@ -21,12 +21,14 @@ import { ViewPipeline } from "../transforms/views.ts";
 import type { ViewSpec } from "../transforms/sample.ts";
 import { reshapeOp } from "../kernels/matmul.ts";
 import type { ModelWrapper } from "../models/wrapper.ts";
+import { type DataSpec, openImageArray } from "../data/array.ts";
+import { Rng } from "./random.ts";
 
 /** Arguments of {@link embed} (LightlyTrain's names). */
 export interface EmbedArgs {
   /** Output file. */
   out: string;
-  /** Folder (or list of folders and files) of images. */
+  /** Folder (or list of folders and files) of images, or an IDX images file. */
   data: string | string[];
   /** Checkpoint written by `pretrain`. */
   checkpoint: string;
@@ -44,18 +46,23 @@ export interface EmbedArgs {
 
 /** Embeddings with their file names. */
 export interface Embeddings {
-  /** Names relative to the data folder, in dataset order. */
+  /** Names relative to the data folder (`<file>#<index>` for array data), in dataset order. */
   filenames: string[];
+  /** Labels of array data that has them, else null. */
+  labels: Int32Array | null;
   /** `N * D` values, row-major. */
   embeddings: Float32Array;
   /** D. */
   dim: number;
 }
 
-/** Runs a backbone over a folder (resize-only transform); returns host embeddings. */
-export async function embedFolder(
+/**
+ * Runs a backbone in eval mode over a data set (folder, file list, IDX file or ImageArray) with
+ * the resize-only transform; returns host embeddings (pooled features, not normalized).
+ */
+export async function embedData(
   model: ModelWrapper,
-  data: string | string[],
+  data: DataSpec,
   opts: {
     imageSize: [number, number];
     mean: number[];
@@ -80,10 +87,11 @@ export async function embedFolder(
     channelDrop: null,
   };
   const pipeline = new ViewPipeline([spec]);
-  const n = (await listImages(data)).files.length;
+  const array = await openImageArray(data);
+  const n = array ? array.count : (await listImages(data as string | string[])).files.length;
   const batchSize = Math.min(opts.batchSize, n);
   const loader = await createLoader({
-    data,
+    data: array ?? data,
     batchSize,
     size: Math.max(...opts.imageSize),
     resize: "stretch",
@@ -95,8 +103,8 @@ export async function embedFolder(
   const filenames = loader.files.map((f) => f.name);
   let out: Float32Array | null = null;
   let dim = model.featureDim;
-  const { Rng } = await import("./random.ts");
   const rng = new Rng(0);
+  const wasTraining = model.getModel().training;
   try {
     model.getModel().eval();
     let row = 0;
@@ -119,8 +127,9 @@ export async function embedFolder(
     }
   } finally {
     loader.close();
+    if (wasTraining) model.getModel().train();
   }
-  return { filenames, embeddings: out ?? new Float32Array(0), dim };
+  return { filenames, labels: loader.labels, embeddings: out ?? new Float32Array(0), dim };
 }
 
 function npyBytes(data: Float32Array, rows: number, cols: number): Uint8Array {
@@ -181,7 +190,7 @@ export async function embed(args: EmbedArgs): Promise<string> {
   const size = args.image_size ?? [224, 224];
   const imageSize: [number, number] = typeof size === "number" ? [size, size] : size;
   try {
-    const e = await embedFolder(model, args.data, {
+    const e = await embedData(model, args.data, {
       imageSize,
       mean: cycle(ta.normalize.mean),
       std: cycle(ta.normalize.std),

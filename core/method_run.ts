@@ -14,6 +14,7 @@ import { LARS } from "./optim/lars.ts";
 import { clipGradNorm } from "./optim/clip.ts";
 import type { Optimizer, ParamGroup } from "./optim/optimizer.ts";
 import { cosineWarmupSchedule } from "./schedule.ts";
+import type { ScheduleOverrides } from "./train_config.ts";
 import { add, scale } from "../kernels/elementwise.ts";
 import { flush } from "./engine.ts";
 import type {
@@ -55,6 +56,8 @@ export interface RunSettings {
   totalSteps: number;
   /** Epochs of the run (warmup in epochs is converted with it). */
   epochs: number;
+  /** The user's overrides of the method's LR scaling and schedule. */
+  schedule?: ScheduleOverrides;
 }
 
 /** The resolved optimizer and LR facts of a run (logged and written to the config). */
@@ -69,6 +72,8 @@ export interface ResolvedOptim {
   peakLr: number;
   /** Warmup steps. */
   warmupSteps: number;
+  /** Final LR as a fraction of the peak. */
+  lrEndFactor: number;
 }
 
 const OPT_KEYS: Record<OptimizerName, string[]> = {
@@ -111,12 +116,10 @@ export function resolveOptim(
     );
   }
   const baseLr = Number(args.lr);
-  const ratio = s.batchSize / plugin.defaults.referenceBatchSize;
-  const scale = plugin.defaults.lrScaleMethod === "linear"
-    ? ratio
-    : plugin.defaults.lrScaleMethod === "sqrt"
-    ? Math.sqrt(ratio)
-    : 1;
+  const o = s.schedule ?? {};
+  const ratio = s.batchSize / (o.referenceBatchSize ?? plugin.defaults.referenceBatchSize);
+  const method = o.lrScaleMethod ?? plugin.defaults.lrScaleMethod;
+  const scale = method === "linear" ? ratio : method === "sqrt" ? Math.sqrt(ratio) : 1;
   const w = plugin.defaults.warmup;
   const total = s.totalSteps;
   let warmupSteps: number;
@@ -129,12 +132,14 @@ export function resolveOptim(
       warmupSteps = Math.min(warmupSteps, Math.floor(total * w.maxFraction));
     }
   }
+  if (o.warmupSteps !== undefined) warmupSteps = Math.min(Math.max(total - 1, 0), o.warmupSteps);
   return {
     name,
     args: { ...args, lr: baseLr * scale },
     baseLr,
     peakLr: baseLr * scale,
     warmupSteps,
+    lrEndFactor: o.lrEndFactor ?? plugin.defaults.lrEndFactor ?? 0.001,
   };
 }
 
@@ -209,7 +214,7 @@ export class MethodRun {
       Math.min(step, this.#totalSteps - 1),
       this.#totalSteps,
       1,
-      this.plugin.defaults.lrEndFactor ?? 0.001,
+      this.optim.lrEndFactor,
       this.optim.warmupSteps,
     );
   }

@@ -19,7 +19,7 @@ export type Field =
   | { kind: "section"; fields: Record<string, Field>; nullable?: boolean; default?: unknown }
   | { kind: "string"; nullable?: boolean; default?: unknown }
   | { kind: "strings"; nullable?: boolean; default?: unknown }
-  | { kind: "bool"; nullable?: boolean; default?: unknown }
+  | { kind: "bool"; nullable?: boolean; default?: unknown; optional?: boolean }
   | { kind: "map"; nullable?: boolean; default?: unknown };
 
 /** A configuration error (bad key or value), with the key path in the message. */
@@ -86,7 +86,8 @@ function fail(path: string, what: string, v: unknown): never {
 
 /**
  * Validates `v` against `f` and returns a normalized copy. Every key of a section must be
- * present (a section that was switched on has its defaults filled in before this runs).
+ * present (a section that was switched on has its defaults filled in before this runs), except
+ * `optional` ones (Sinter extensions), which take their default.
  */
 export function validate(path: string, f: Field, v: unknown): unknown {
   if (v === null || v === undefined) {
@@ -156,7 +157,11 @@ export function validate(path: string, f: Field, v: unknown): unknown {
       const out: Record<string, unknown> = {};
       const valid = Object.keys(f.fields);
       for (const k of Object.keys(v)) if (!(k in f.fields)) unknownKey(path, k, valid);
-      for (const [k, sub] of Object.entries(f.fields)) out[k] = validate(`${path}.${k}`, sub, v[k]);
+      for (const [k, sub] of Object.entries(f.fields)) {
+        // Sinter extensions are optional, so LightlyTrain configurations stay complete without them.
+        const given = v[k] === undefined && "optional" in sub && sub.optional ? sub.default : v[k];
+        out[k] = validate(`${path}.${k}`, sub, given);
+      }
       return out;
     }
   }

@@ -6,13 +6,14 @@
  * @module
  */
 import { ConfigError, type Field, isMap, nearestKey, validate } from "./schema.ts";
+import { type DataSpec, isImageArray } from "../data/array.ts";
 
 /** Resolved `pretrain` arguments (snake_case, as LightlyTrain). */
 export interface TrainConfig {
   /** Output folder. */
   out: string;
-  /** A folder, or a list of folders and files. */
-  data: string | string[];
+  /** A folder, a list of folders and files, an IDX images file, or (API only) an ImageArray. */
+  data: DataSpec;
   /** Registry name, `<package>/<name>`. */
   model: string;
   /** Method name (default `distillation`, i.e. v3). */
@@ -137,7 +138,7 @@ export function resolveTrainConfig(user: Record<string, unknown>): TrainConfig {
   for (const [k, f] of Object.entries(TRAIN_FIELDS)) {
     const v = k in given ? given[k] : f.default;
     if (v === undefined) throw new ConfigError(`${k}: required (e.g. ${k}=...)`);
-    out[k] = validate(k, f, v);
+    out[k] = k === "data" && isImageArray(v) ? v : validate(k, f, v);
   }
   const c = out as unknown as TrainConfig;
   if (c.devices !== "auto" && c.devices !== 1) {
@@ -201,10 +202,11 @@ export function resolveMethodArgs<A extends Record<string, unknown>>(
   const out = structuredClone(defaults) as Record<string, unknown>;
   for (const [k, v] of Object.entries(user ?? {})) {
     if (!(k in defaults)) {
+      const valid = [...Object.keys(defaults), ...SCHEDULE_ARG_KEYS];
       throw new ConfigError(
         `method_args.${k}: unknown argument of method '${method}'; did you mean '${
-          nearestKey(k, Object.keys(defaults))
-        }'? (valid: ${Object.keys(defaults).join(", ")})`,
+          nearestKey(k, valid)
+        }'? (valid: ${valid.join(", ")})`,
       );
     }
     const d = defaults[k];
@@ -221,6 +223,65 @@ export function resolveMethodArgs<A extends Record<string, unknown>>(
     out[k] = v;
   }
   return out as A;
+}
+
+/** LR-schedule overrides every method accepts in `method_args` (on top of its own arguments). */
+export interface ScheduleOverrides {
+  /** LightlyTrain `lr_scale_method` ("none" is a Sinter extension: no batch-size scaling). */
+  lrScaleMethod?: "linear" | "sqrt" | "none";
+  /** LightlyTrain `reference_batch_size`. */
+  referenceBatchSize?: number;
+  /** Sinter extension `lr_warmup_steps`: linear warmup length in optimizer steps. */
+  warmupSteps?: number;
+  /** Sinter extension `lr_end_factor`: final LR as a fraction of the peak (0: cosine to 0). */
+  lrEndFactor?: number;
+}
+
+/** The `method_args` keys of {@link ScheduleOverrides}, shared by every method. */
+export const SCHEDULE_ARG_KEYS: readonly string[] = [
+  "lr_scale_method",
+  "reference_batch_size",
+  "lr_warmup_steps",
+  "lr_end_factor",
+];
+
+/**
+ * Takes the shared schedule keys out of user `method_args`: returns the overrides and the
+ * method's own arguments. Values are checked here, so a typo fails before any GPU work.
+ */
+export function splitScheduleArgs(
+  user: Record<string, unknown> | null,
+): { schedule: ScheduleOverrides; rest: Record<string, unknown> | null } {
+  if (!user) return { schedule: {}, rest: user };
+  const rest: Record<string, unknown> = {};
+  const schedule: ScheduleOverrides = {};
+  const num = (k: string, v: unknown, ok: (n: number) => boolean, what: string): number => {
+    if (typeof v !== "number" || !ok(v)) {
+      throw new ConfigError(`method_args.${k}: expected ${what}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  for (const [k, v] of Object.entries(user)) {
+    if (v === "auto" || v === null) {
+      if (!SCHEDULE_ARG_KEYS.includes(k)) rest[k] = v;
+      continue;
+    }
+    if (k === "lr_scale_method") {
+      if (!["linear", "sqrt", "none"].includes(v as string)) {
+        throw new ConfigError(
+          `method_args.lr_scale_method: expected linear, sqrt or none, got ${JSON.stringify(v)}`,
+        );
+      }
+      schedule.lrScaleMethod = v as ScheduleOverrides["lrScaleMethod"];
+    } else if (k === "reference_batch_size") {
+      schedule.referenceBatchSize = num(k, v, (n) => n > 0, "a positive number");
+    } else if (k === "lr_warmup_steps") {
+      schedule.warmupSteps = num(k, v, (n) => Number.isInteger(n) && n >= 0, "an integer >= 0");
+    } else if (k === "lr_end_factor") {
+      schedule.lrEndFactor = num(k, v, (n) => n >= 0, "a number >= 0");
+    } else rest[k] = v;
+  }
+  return { schedule, rest };
 }
 
 /** LightlyTrain's optimizer argument names mapped to Sinter's. */

@@ -23,6 +23,7 @@ import {
   resolveMethodArgs,
   resolveRunLength,
   resolveTrainConfig,
+  splitScheduleArgs,
   type TrainConfig,
 } from "./train_config.ts";
 import { ConfigError } from "./schema.ts";
@@ -34,6 +35,7 @@ import { createModel, loadModelWithWeights, type ModelWrapper } from "../models/
 import { saveSafetensors, writeFileAtomic } from "../models/safetensors.ts";
 import { createLoader, type ImageLoader } from "../data/loader.ts";
 import { listImages } from "../data/files.ts";
+import { describeData, openImageArray } from "../data/array.ts";
 import {
   type MethodTransforms,
   overrideTransforms,
@@ -188,7 +190,7 @@ export async function pretrain(
   let run: MethodRun | null = null;
   let model: ModelWrapper | null = null;
   try {
-    log.info(`Args: ${JSON.stringify(args)}`);
+    log.info(`Args: ${JSON.stringify({ ...args, data: describeData(c.data) })}`);
     log.info(`Adapter: ${dev.report.description} (${dev.report.backend})`);
     if (resume) log.info(`Resuming from ${resumePath} at step ${resume.meta.step}`);
     else if (c.resume_interrupted) {
@@ -215,13 +217,14 @@ export async function pretrain(
       }
     }
     const bad: string[] = [];
-    const datasetSize = (await listImages(c.data)).files.length;
+    const array = await openImageArray(c.data);
+    const datasetSize = array ? array.count : (await listImages(c.data as string[])).files.length;
     const len = resolveRunLength(c, datasetSize, plugin.defaults);
     const maxSteps = c.trainer_args?.max_steps;
     if (maxSteps !== undefined) len.totalSteps = Math.min(len.totalSteps, Number(maxSteps));
     const microBatch = len.batchSize;
     loader = await createLoader({
-      data: c.data,
+      data: array ?? c.data,
       batchSize: microBatch,
       size: Number(la.image_size ?? Math.ceil(maxView * 1.15)),
       resize: (la.resize as "fit" | "crop" | "stretch" | undefined) ?? "fit",
@@ -246,7 +249,8 @@ export async function pretrain(
       inChannels: targs.num_channels,
       seed: c.seed,
     });
-    const methodArgs = resolveMethodArgs(plugin.name, plugin.defaults.methodArgs, c.method_args);
+    const { schedule, rest } = splitScheduleArgs(c.method_args);
+    const methodArgs = resolveMethodArgs(plugin.name, plugin.defaults.methodArgs, rest);
     plugin.validate?.({ model, args: methodArgs });
     const methodRng = new Rng(c.seed + 1);
     const viewRng = new Rng(c.seed + 2);
@@ -265,6 +269,7 @@ export async function pretrain(
       batchSize: microBatch * c.gradient_accumulation_steps,
       totalSteps: len.totalSteps,
       epochs: len.epochs,
+      schedule,
     });
 
     // Weights or a full resume.
@@ -288,6 +293,7 @@ export async function pretrain(
 
     const resolved = {
       ...c,
+      data: describeData(c.data),
       method: plugin.name,
       method_args: methodArgs,
       transform_args: mt.transform_args,
@@ -299,6 +305,7 @@ export async function pretrain(
       dataset_size: datasetSize,
       steps_per_epoch: len.stepsPerEpoch,
       warmup_steps: run.optim.warmupSteps,
+      lr_end_factor: run.optim.lrEndFactor,
       adapter: dev.report.description,
     };
     log.info(`Resolved configuration: ${JSON.stringify(resolved)}`);

@@ -42,11 +42,22 @@ import {
 import { DataError, IMAGE_EXTENSIONS, type ImageFile, listImages } from "./files.ts";
 import { CancelledError, type CancelToken, DecodePool } from "./pool.ts";
 import { DataWaitMeter, type LoaderTiming } from "./timing.ts";
+import {
+  arrayImageName,
+  type DataSpec,
+  describeData,
+  type ImageArray,
+  openImageArray,
+} from "./array.ts";
 
 /** Options of {@link createLoader}. */
 export interface LoaderOptions {
-  /** A folder (walked recursively) or a list of image files and folders. */
-  data: string | readonly string[];
+  /**
+   * A folder (walked recursively), a list of image files and folders, an IDX images file or an
+   * {@link ImageArray}. Array data is used at its own size: `size`, `resize`, `kernel`,
+   * `channels`, `workers` and `cacheBytes` do not apply (its channels must equal `channels`).
+   */
+  data: DataSpec;
   /** Images per batch. */
   batchSize: number;
   /** Working size `S`: every batch is `[B, S, S, C]`; default 256. */
@@ -189,15 +200,27 @@ export async function createLoader(opts: LoaderOptions): Promise<ImageLoader> {
     allowTruncated: opts.allowTruncated ?? false,
   };
   checkDecodeOptions(decode);
-  const list = await listImages(opts.data, { extensions: opts.extensions });
-  for (const w of list.warnings) opts.onWarning?.(w);
-  const n = list.files.length;
-  if ((opts.dropLast ?? true) && n < opts.batchSize) {
-    throw new DataError(
-      `${n} images in ${describeData(opts.data)}: fewer than one batch of ${opts.batchSize} ` +
-        `(lower batchSize or set dropLast false)`,
-    );
+  const array = await openImageArray(opts.data);
+  if (array) {
+    if (opts.channels !== undefined && opts.channels !== array.channels) {
+      throw new DataError(
+        `${describeData(array)} has ${array.channels} channel(s) but ${opts.channels} were ` +
+          `asked for (set transform_args.num_channels=${array.channels})`,
+      );
+    }
+    checkBatch(array.count, opts);
+    const files = Array.from({ length: array.count }, (_, i) => {
+      const name = arrayImageName(array, i);
+      return { path: name, name };
+    });
+    const size = Math.max(array.height, array.width);
+    return new ImageLoader(files, { ...decode, size, channels: array.channels }, null, opts, array);
   }
+  const list = await listImages(opts.data as string | readonly string[], {
+    extensions: opts.extensions,
+  });
+  for (const w of list.warnings) opts.onWarning?.(w);
+  checkBatch(list.files.length, opts);
   const workers = opts.workers ?? defaultWorkers();
   const pool = new DecodePool({
     workers,
@@ -215,8 +238,13 @@ export async function createLoader(opts: LoaderOptions): Promise<ImageLoader> {
   return loader;
 }
 
-function describeData(data: string | readonly string[]): string {
-  return typeof data === "string" ? data : `[${data.join(", ")}]`;
+function checkBatch(n: number, opts: LoaderOptions): void {
+  if ((opts.dropLast ?? true) && n < opts.batchSize) {
+    throw new DataError(
+      `${n} images in ${describeData(opts.data)}: fewer than one batch of ${opts.batchSize} ` +
+        `(lower batchSize or set dropLast false)`,
+    );
+  }
 }
 
 /** Batches of decoded images over epochs. Create with {@link createLoader}. */
@@ -230,7 +258,8 @@ export class ImageLoader implements AsyncDisposable {
   /** Channels per pixel. */
   readonly channels: number;
   readonly #decode: DecodeOptions;
-  readonly #pool: DecodePool;
+  readonly #pool: DecodePool | null;
+  readonly #array: ImageArray | null;
   readonly #opts: LoaderOptions;
   readonly #cache: ImageCache;
   readonly #meter = new DataWaitMeter();
@@ -243,8 +272,9 @@ export class ImageLoader implements AsyncDisposable {
   constructor(
     files: readonly ImageFile[],
     decode: DecodeOptions,
-    pool: DecodePool,
+    pool: DecodePool | null,
     opts: LoaderOptions,
+    array: ImageArray | null = null,
   ) {
     this.files = files;
     this.batchSize = opts.batchSize;
@@ -252,6 +282,7 @@ export class ImageLoader implements AsyncDisposable {
     this.channels = decode.channels ?? 3;
     this.#decode = decode;
     this.#pool = pool;
+    this.#array = array;
     this.#opts = opts;
     this.#cache = new ImageCache(opts.cacheBytes ?? 0);
   }
@@ -361,6 +392,16 @@ export class ImageLoader implements AsyncDisposable {
    */
   #image(i: number, token?: CancelToken): Promise<Slot> {
     if (this.#bad.has(i)) return Promise.resolve(null);
+    const a = this.#array;
+    if (a) {
+      const px = a.height * a.width * a.channels;
+      return Promise.resolve({
+        data: a.images.subarray(i * px, (i + 1) * px) as Uint8Array<ArrayBuffer>,
+        width: a.width,
+        height: a.height,
+        channels: a.channels,
+      });
+    }
     const hit = this.#cache.get(i);
     if (hit) return Promise.resolve(hit);
     let p = this.#inflight.get(i);
@@ -379,7 +420,7 @@ export class ImageLoader implements AsyncDisposable {
 
   async #decodeOne(i: number, token?: CancelToken): Promise<Slot> {
     try {
-      const img = await this.#pool.decode(this.files[i].path, token);
+      const img = await this.#pool!.decode(this.files[i].path, token);
       this.#cache.put(i, img);
       return img;
     } catch (e) {
@@ -459,8 +500,8 @@ export class ImageLoader implements AsyncDisposable {
       images: this.files.length,
       badImages: [...this.#bad.values()].map((b) => ({ ...b })),
       substitutions: this.#substitutions,
-      decoded: this.#pool.decoded,
-      decodeMs: this.#pool.decodeMs,
+      decoded: this.#pool?.decoded ?? 0,
+      decodeMs: this.#pool?.decodeMs ?? 0,
       cache: { images: c.size, bytes: c.bytes, budget: c.budget, hits: c.hits, misses: c.misses },
       timing: this.#meter.total(),
     };
@@ -484,6 +525,11 @@ export class ImageLoader implements AsyncDisposable {
     return lines.join("\n");
   }
 
+  /** The labels of an array dataset that has them, else null. */
+  get labels(): Int32Array | null {
+    return this.#array?.labels ?? null;
+  }
+
   /** The decode options in force. */
   get decodeOptions(): Readonly<DecodeOptions> {
     return this.#decode;
@@ -491,7 +537,7 @@ export class ImageLoader implements AsyncDisposable {
 
   /** Stops the workers. */
   close(): void {
-    this.#pool.close();
+    this.#pool?.close();
   }
 
   /** Same as {@link close}, for `await using`. */

@@ -4,7 +4,8 @@
  * 2), then global average pooling to 128-d. Parameter names are PyTorch-style:
  * `layers.{i}.conv.weight`, `layers.{i}.bn.{weight,bias,running_mean,running_var,
  * num_batches_tracked}` (the `state_dict` of an `nn.Sequential` of `ConvBnRelu` modules with
- * children `conv` and `bn`). Conv init as torchvision's ResNet (kaiming normal, fan_out, relu).
+ * children `conv` and `bn`). Conv init as torchvision's ResNet (kaiming normal, fan_out, relu),
+ * or with `init: "pytorch"` PyTorch's `nn.Conv2d` default (kaiming uniform, a = √5).
  *
  * @module
  */
@@ -33,7 +34,7 @@ export class ConvBnRelu extends Module {
   /** BatchNorm. */
   readonly bn: BatchNorm;
 
-  constructor(inCh: number, outCh: number, stride: number, rng: Rng) {
+  constructor(inCh: number, outCh: number, stride: number, rng: Rng, init: TinyCnnInit = "torchvision") {
     super();
     this.conv = this.child(
       "conv",
@@ -42,7 +43,7 @@ export class ConvBnRelu extends Module {
         padding: 1,
         bias: false,
         rng,
-        weightInit: kaimingNormalFanOut(outCh, 3, 3),
+        weightInit: init === "torchvision" ? kaimingNormalFanOut(outCh, 3, 3) : undefined,
       }),
     );
     this.bn = this.child("bn", new BatchNorm(outCh));
@@ -65,8 +66,13 @@ class Sequential extends Module {
   }
 }
 
+/** Conv weight init: torchvision's ResNet rule, or PyTorch's layer default. */
+export type TinyCnnInit = "torchvision" | "pytorch";
+
 /** Options of {@link TinyCnn}. */
 export interface TinyCnnConfig {
+  /** Conv weight init (default "torchvision": kaiming normal, fan_out). */
+  init?: TinyCnnInit;
   /** Input channels (default 3). */
   inChannels?: number;
   /** Seed of the initial weights (default 0). */
@@ -95,7 +101,7 @@ export class TinyCnn extends Module {
     const rng = new Rng(config.seed ?? 0);
     let c = inCh;
     const items = spec.map(([out, stride]) => {
-      const m = new ConvBnRelu(c, out, stride, rng);
+      const m = new ConvBnRelu(c, out, stride, rng, config.init);
       c = out;
       return m;
     });
@@ -151,8 +157,12 @@ registerModel({
   name: "sinter/tinycnn16",
   description: "small 7-layer CNN (conv3x3-BN-ReLU, 16..128 channels, 3 stride-2), 128-d",
   create(opts: ModelOptions): ModelWrapper {
-    checkOptionKeys("sinter/tinycnn16", opts, ["inChannels", "seed"]);
-    const model = new TinyCnn({ inChannels: opts.inChannels, seed: opts.seed });
+    checkOptionKeys("sinter/tinycnn16", opts, ["inChannels", "seed", "init"]);
+    const init = (opts.init ?? "torchvision") as TinyCnnInit;
+    if (init !== "torchvision" && init !== "pytorch") {
+      throw new Error(`sinter/tinycnn16: init must be "torchvision" or "pytorch", got ${init}`);
+    }
+    const model = new TinyCnn({ inChannels: opts.inChannels, seed: opts.seed, init });
     return new ConvNetWrapper("sinter/tinycnn16", model, {
       featureDim: model.featureDim,
       inChannels: model.inChannels,

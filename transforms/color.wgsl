@@ -1,5 +1,5 @@
 // Colour jitter (torchvision 0.14 semantics, steps in a per-image order) and grayscale, in place
-// on f32 NCHW RGB images in [0, 1]. One workgroup per image: contrast needs the mean of the
+// on f32 NCHW RGB (or 1-channel: brightness and contrast only, mean of the image) images in [0, 1]. One workgroup per image: contrast needs the mean of the
 // gray image as it is at that point of the sequence, so when an image's sequence contains
 // contrast, a first sweep applies the steps before it and reduces the gray mean in workgroup
 // memory; the second sweep applies the whole sequence and writes.
@@ -14,7 +14,7 @@ const S_SAT: u32 = 16u;
 const S_HUE: u32 = 17u;
 const S_GRAY: u32 = 18u;
 
-struct P { n: u32, hw: u32, _p0: u32, _p1: u32 }
+struct P { n: u32, hw: u32, ch: u32, _p1: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> prm: array<f32>;
 @group(0) @binding(2) var<storage, read_write> x: array<f32>;
@@ -23,6 +23,17 @@ var<workgroup> part: array<f32, WG>;
 
 fn gray(c: vec3f) -> f32 {
   return 0.2989 * c.x + 0.587 * c.y + 0.114 * c.z;
+}
+
+// One channel is carried as (v, v, v): brightness and contrast keep it gray; its mean is v.
+fn load(base: u32, i: u32) -> vec3f {
+  if (p.ch == 1u) { return vec3f(x[base + i]); }
+  return vec3f(x[base + i], x[base + p.hw + i], x[base + 2u * p.hw + i]);
+}
+
+fn luma(c: vec3f) -> f32 {
+  if (p.ch == 1u) { return c.x; }
+  return gray(c);
 }
 
 fn blend(a: vec3f, b: vec3f, r: f32) -> vec3f {
@@ -83,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let n = wid.y * nwg.x + wid.x;
   if (n >= p.n) { return; }
   let b = n * STRIDE;
-  let base = n * 3u * p.hw;
+  let base = n * p.ch * p.hw;
   var ids: array<u32, 4>;
   var ck = 4u;
   var has_step = false;
@@ -98,9 +109,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (ck < 4u) {
     var s = 0.0;
     for (var i = li; i < p.hw; i += WG) {
-      var c = vec3f(x[base + i], x[base + p.hw + i], x[base + 2u * p.hw + i]);
+      var c = load(base, i);
       for (var k = 0u; k < ck; k++) { c = apply_step(c, ids[k], b, 0.0); }
-      s += gray(c);
+      s += luma(c);
     }
     part[li] = s;
     workgroupBarrier();
@@ -111,10 +122,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     mean = part[0] / f32(p.hw);
   }
   for (var i = li; i < p.hw; i += WG) {
-    var c = vec3f(x[base + i], x[base + p.hw + i], x[base + 2u * p.hw + i]);
+    var c = load(base, i);
     for (var k = 0u; k < 4u; k++) { c = apply_step(c, ids[k], b, mean); }
     if (gray_on) { c = vec3f(gray(c)); }
     x[base + i] = c.x;
+    if (p.ch == 1u) { continue; }
     x[base + p.hw + i] = c.y;
     x[base + 2u * p.hw + i] = c.z;
   }

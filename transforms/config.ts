@@ -73,6 +73,11 @@ export interface TransformArgs {
     contrast: number;
     saturation: number;
     hue: number;
+    /**
+     * Sinter extension: keep brightness and contrast jitter on 1-channel views (LightlyTrain
+     * switches colour jitter off unless the view has 3 channels); saturation and hue must be 0.
+     */
+    single_channel?: boolean;
   } | null;
   /** Grayscale probability. */
   random_gray_scale: number | null;
@@ -167,6 +172,7 @@ const COMMON: Record<string, Field> = {
       contrast: { kind: "number", min: 0 },
       saturation: { kind: "number", min: 0 },
       hue: { kind: "number", min: 0, max: 0.5 },
+      single_channel: { kind: "bool", default: false, optional: true },
     },
   },
   random_gray_scale: { ...prob, nullable: true },
@@ -328,7 +334,8 @@ export function overrideTransforms(
 /**
  * LightlyTrain's resolution: `num_channels="auto"` becomes `channel_drop.num_channels_keep`
  * or `len(normalize.mean)`, mean and std are cycled to `num_channels`, and colour jitter,
- * grayscale and solarize (also the second global view's) are switched off unless it is 3.
+ * grayscale and solarize (also the second global view's) are switched off unless it is 3
+ * (colour jitter stays on 1-channel views with `color_jitter.single_channel`).
  */
 export function resolveTransformArgs(
   args: TransformArgs,
@@ -340,7 +347,14 @@ export function resolveTransformArgs(
   const cycle = (v: number[]) => Array.from({ length: n }, (_, i) => v[i % v.length]);
   a.normalize = { mean: cycle(a.normalize.mean), std: cycle(a.normalize.std) };
   if (n !== 3) {
-    a.color_jitter = null;
+    const j = a.color_jitter;
+    const keep = n === 1 && j?.single_channel === true;
+    if (keep && j.strength * (j.saturation + j.hue) > 0) {
+      throw new ConfigError(
+        "transform_args.color_jitter.single_channel: saturation and hue need RGB; set them to 0",
+      );
+    }
+    if (!keep) a.color_jitter = null;
     a.random_gray_scale = null;
     a.solarize = null;
     if (a.global_view_1) a.global_view_1 = { ...a.global_view_1, solarize: null };

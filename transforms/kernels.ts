@@ -61,12 +61,12 @@ export function resampleRaw(
 /** Colour jitter and grayscale of RGB `x [n, 3, H, W]` in place, per-image rows of `prm`. */
 export function colorRaw(x: Tensor, prm: Tensor): void {
   const [n, c, h, w] = x.shape;
-  if (x.shape.length !== 4 || c !== 3) {
-    throw new GpuError(`color: input ${fmtShape(x.shape)} must be RGB NCHW`);
+  if (x.shape.length !== 4 || (c !== 3 && c !== 1)) {
+    throw new GpuError(`color: input ${fmtShape(x.shape)} must be NCHW with 3 or 1 channels`);
   }
   checkTable("color", prm, n);
   kernel({ name: "tf_color", code: colorSrc, constants: { WG } })
-    .dispatch([prm, x], [n, h * w, 0, 0], grid(n));
+    .dispatch([prm, x], [n, h * w, c, 0], grid(n));
 }
 
 /**

@@ -118,9 +118,25 @@ export function hueRef(r: number, g: number, b: number, f: number): [number, num
   ];
 }
 
-/** Colour jitter (steps of `p` in order) then grayscale of an RGB image `[3, hw]`. */
+/**
+ * Colour jitter (steps of `p` in order) then grayscale of an RGB image `[3, hw]`; a 1-channel
+ * image `[hw]` takes brightness and contrast (the contrast mean is the image's own).
+ */
 export function colorRef(img: ArrayLike<number>, hw: number, p: ImageParams): Float64Array {
   const x = Float64Array.from(img);
+  if (x.length === hw) {
+    for (const id of p.steps) {
+      const m = id === 1 ? x.reduce((a, b) => a + b, 0) / hw : 0;
+      for (let i = 0; i < hw; i++) {
+        x[i] = id === 0
+          ? clamp01(p.brightness * x[i])
+          : id === 1
+          ? clamp01(p.contrast * x[i] + (1 - p.contrast) * m)
+          : x[i];
+      }
+    }
+    return x;
+  }
   for (const id of p.steps) {
     if (id === 1) {
       let s = 0;

@@ -133,3 +133,56 @@ Deno.test("views: a small DINO configuration end to end", async () => {
   }
   batch.tensor.dispose();
 });
+
+Deno.test("views: 1-channel brightness and contrast jitter (FMNIST recipe) equal the reference", async () => {
+  const [b1, h1, w1] = [6, 28, 28];
+  const gray = u8Images(3, b1 * h1 * w1);
+  const norm = { mean: [0.286], std: [0.353] };
+  const s = spec("g", [28, 28], {
+    rotation: null,
+    vflipProb: 0,
+    jitter: { prob: 1, brightness: 0.4, contrast: 0.4, saturation: 0, hue: 0 },
+    grayProb: 0,
+    blur: null,
+    solarize: null,
+    normalize: norm,
+  });
+  const batch = uploadU8Batch(gray, [b1, h1, w1, 1]);
+  const { out, params } = new ViewPipeline([s]).run(batch, new Rng(5));
+  const flat = params[0];
+  // Both orders are drawn, and every image gets both ops.
+  assert.ok(flat.some((p) => p.steps[0] === 0) && flat.some((p) => p.steps[0] === 1));
+  assert.ok(flat.every((p) => p.steps.length === 2));
+  const got = await out[0].data();
+  const src: HostImages = { format: "u8-hwc", data: gray, height: h1, width: w1, channels: 1 };
+  const n = h1 * w1;
+  for (let i = 0; i < b1; i++) {
+    const want = viewRef(src, flat[i], [28, 28], norm.mean, norm.std);
+    assertAllClose(got.subarray(i * n, (i + 1) * n), want, 1e-4, 1e-5, `image ${i}`);
+  }
+  out[0].dispose();
+  batch.tensor.dispose();
+});
+
+Deno.test("views: colour jitter on one channel needs single_channel and no saturation or hue", () => {
+  const simclr = builtinTransforms("simclr");
+  const gray = { num_channels: 1, normalize: { mean: [0.5], std: [0.5] } };
+  // LightlyTrain's rule: off on 1 channel.
+  assert.equal(viewSpecs(overrideTransforms(simclr, gray))[0].jitter, null);
+  const on = overrideTransforms(simclr, {
+    ...gray,
+    color_jitter: { prob: 0.8, strength: 1, brightness: 0.4, contrast: 0.4, saturation: 0, hue: 0, single_channel: true },
+  });
+  assert.deepEqual(viewSpecs(on)[0].jitter, {
+    prob: 0.8,
+    brightness: 0.4,
+    contrast: 0.4,
+    saturation: 0,
+    hue: 0,
+  });
+  assert.throws(
+    () =>
+      viewSpecs(overrideTransforms(simclr, { ...gray, "color_jitter.single_channel": true })),
+    /saturation and hue need RGB/,
+  );
+});
