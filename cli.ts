@@ -3,7 +3,8 @@
  * key=value ...` with dotted keys and YAML values (`optim_args.betas=[0.9,0.999]`,
  * `loggers.tensorboard=null`).
  *
- * Commands: `pretrain`, `export`, `embed`, `list_methods`, `list_models`, `doctor`, `help`;
+ * Commands: `pretrain`, `export`, `embed`, `eval_knn`, `list_methods`, `list_models`,
+ * `new_method`, `doctor`, `help`;
  * `<command> help` prints that command's help.
  *
  * @module
@@ -23,6 +24,7 @@ commands:
   pretrain      pretrain a backbone on a folder of images
   export        export a checkpoint's backbone (safetensors or onnx)
   embed         embed a folder of images with a checkpoint's backbone
+  eval_knn      kNN top-1 of a backbone on a labelled set (memory bank + queries)
   list_methods  the methods (built-in and plugins)
   list_models   the model names
   new_method    scaffold a method plugin folder
@@ -38,7 +40,12 @@ Keys (LightlyTrain's names and defaults): method_args.*, epochs=auto, steps=auto
 gradient_accumulation_steps=1, num_workers=auto, seed=0, optim=auto|adamw|sgd|lars, optim_args.*,
 transform_args.*, loader_args.{image_size,cache_bytes,resize,prefetch}, model_args.*,
 loggers.{jsonl,tensorboard}=null to disable, resume_interrupted=true, checkpoint=FILE,
-overwrite=true, plugins=PATH|[PATHS] (third-party methods; also SINTER_PLUGINS_DIR).
+overwrite=true, plugins=PATH|[PATHS] (third-party methods; also SINTER_PLUGINS_DIR),
+callbacks.knn_monitor.{train,val}=DIR|IDX [callbacks.knn_monitor.every_n_epochs=1] (kNN top-1
+on a labelled set every N epochs, logged as knn/top1_k20 and knn/top1_k200).
+Sinter extensions: steps=N, method_args.{lr_scale_method=linear|sqrt|none, reference_batch_size,
+lr_warmup_steps, lr_end_factor}, transform_args.color_jitter.single_channel=true,
+data=FILE-idx3-ubyte[.gz] (IDX images, e.g. Fashion-MNIST).
 Permissions: ${PERMS_TRAIN}  (sharp decodes images through FFI)
 Writes: out/checkpoints/last.ckpt, out/exported_models/exported_last.safetensors, metrics.jsonl,
 events.out.tfevents.*, train.log, config.json, report.html.
@@ -51,6 +58,15 @@ Permissions: --allow-read --allow-write --allow-env
   embed:
     `embed out=FILE data=DIR checkpoint=FILE [format=csv|npy|safetensors] [image_size=[224,224]]
       [batch_size=128] [num_workers=auto] [overwrite=true]
+Permissions: ${PERMS_TRAIN}
+`,
+  eval_knn:
+    `eval_knn train=DIR|IDX val=DIR|IDX (checkpoint=FILE | model=NAME [weights=FILE] [model_args.*])
+         [image_size=224] [normalize.mean=[..] normalize.std=[..]] [k=[20,200]] [temperature=0.07]
+         [batch_size=256] [num_workers=auto] [out=FILE.json] [overwrite=true]
+train is the labelled memory bank, val the queries: class sub-folders (class/image.jpg) or IDX
+images files with their labels file beside them. Cosine similarity of L2-normalized pooled
+features, votes weighted by exp(sim/temperature), top-1 per k (DINO's protocol).
 Permissions: ${PERMS_TRAIN}
 `,
   list_methods: `list_methods [plugins=PATH|[PATHS]]   the methods, built-in and third-party
@@ -152,6 +168,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "embed": {
         const { embed } = await import("./core/embed.ts");
         console.log(`embeddings in ${await embed(args as never)}`);
+        return 0;
+      }
+      case "eval_knn":
+      case "eval-knn": {
+        const { evalKnn } = await import("./eval/knn.ts");
+        const r = await evalKnn(args as never);
+        const cells = Object.entries(r.top1).map(([k, v]) => `k=${k} ${(100 * v).toFixed(2)}%`);
+        console.log(
+          `kNN top-1: ${cells.join(", ")} (bank ${r.bankSize}, queries ${r.querySize}, ` +
+            `${r.classes} classes, ${r.dim}-d, ${r.seconds.toFixed(1)} s)`,
+        );
         return 0;
       }
       case "list_methods": {

@@ -28,7 +28,7 @@ export {
   TrainingError,
 } from "./core/trainer.ts";
 export { type ExportArgs, exportModel } from "./core/export.ts";
-export { embed, type EmbedArgs, type Embeddings, embedData } from "./core/embed.ts";
+export { embed, type EmbedArgs, embedData, type Embeddings } from "./core/embed.ts";
 export { createModel, listModels, type ModelWrapper, registerModel } from "./models/wrapper.ts";
 export { BUILTIN_METHODS } from "./methods/mod.ts";
 export { knnAccuracy } from "./eval/knn.ts";

@@ -21,7 +21,7 @@ import { loadCheckpoint } from "../core/checkpoint.ts";
 import { modelFromCheckpoint } from "../core/export.ts";
 import { readIdxDataset } from "../data/idx.ts";
 import type { ImageArray } from "../data/array.ts";
-import { knnAccuracy, knnEvaluate, type KnnEvalResult } from "../eval/knn.ts";
+import { knnAccuracy, type KnnEvalResult, knnEvaluate } from "../eval/knn.ts";
 import { createModel, type ModelWrapper } from "../models/wrapper.ts";
 import "../models/mod.ts";
 
@@ -210,9 +210,7 @@ if (import.meta.main) {
     loss: {
       step0: losses[0] ?? null,
       final: losses.at(-1) ?? null,
-      mean_last_20: losses.length >= 20
-        ? losses.slice(-20).reduce((a, b) => a + b, 0) / 20
-        : null,
+      mean_last_20: losses.length >= 20 ? losses.slice(-20).reduce((a, b) => a + b, 0) / 20 : null,
       logged_steps: metrics.length,
     },
     train_seconds: Math.round(r.seconds * 10) / 10,

@@ -36,6 +36,7 @@ import { saveSafetensors, writeFileAtomic } from "../models/safetensors.ts";
 import { createLoader, type ImageLoader } from "../data/loader.ts";
 import { listImages } from "../data/files.ts";
 import { describeData, openImageArray } from "../data/array.ts";
+import { KnnMonitor } from "../eval/knn.ts";
 import {
   type MethodTransforms,
   overrideTransforms,
@@ -174,11 +175,18 @@ export async function pretrain(
       );
     }
   }
-  for (const k of Object.keys(c.callbacks ?? {})) {
+  let monitor = null as KnnMonitor | null;
+  for (const [k, v] of Object.entries(c.callbacks ?? {})) {
+    if (k === "knn_monitor") {
+      if (v !== null) monitor = new KnnMonitor(v);
+      continue;
+    }
     throw new ConfigError(
-      `callbacks.${k}: not supported yet (checkpoints and exports are written every epoch); remove it`,
+      `callbacks.${k}: not supported (checkpoints and exports are written every epoch; the one ` +
+        `callback is knn_monitor: {train: DIR, val: DIR, every_n_epochs: 1}); remove it`,
     );
   }
+  await monitor?.check();
   prepareOut(c);
   const loggers = RunLoggers.open(c.out, {
     jsonl: (c.loggers?.jsonl ?? {}) !== null,
@@ -374,6 +382,19 @@ export async function pretrain(
         `${c.out}/exported_models/exported_last.safetensors`,
       );
       lastGoodCheckpoint = step;
+      if (monitor?.due(epoch, len.epochs)) {
+        const m = await monitor.run(instance.exportModel(), {
+          imageSize: targs.image_size,
+          mean: targs.normalize.mean,
+          std: targs.normalize.std,
+        });
+        loggers.logMetrics(Math.max(step - 1, 0), m, Math.max(epoch - 1, 0));
+        log.info(
+          `kNN top-1 after epoch ${epoch}: ${
+            monitor.args.k.map((k) => `k=${k} ${m[`knn/top1_k${k}`].toFixed(2)}%`).join(", ")
+          } (${m["knn/seconds"].toFixed(1)} s)`,
+        );
+      }
       loggers.flush();
     };
 
@@ -448,7 +469,7 @@ export async function pretrain(
     log.info(
       `Finished ${step} steps in ${seconds.toFixed(1)} s (${
         (images / Math.max(seconds, 1e-9)).toFixed(1)
-      } images/s); peak GPU memory in use ${pool.stats().liveBytes} bytes`,
+      } images/s); peak GPU memory in use ${pool.stats().peakLiveBytes} bytes`,
     );
     const summary = loader.formatSummary();
     if (bad.length) log.warn(summary);

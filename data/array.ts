@@ -63,7 +63,9 @@ export function checkImageArray(a: ImageArray): void {
 /** A short description of `data` for logs, errors and `config.json` (never the pixels). */
 export function describeData(data: DataSpec): string | string[] {
   if (isImageArray(data)) {
-    return `${data.source ?? "array"} (${data.count} images ${data.height}x${data.width}x${data.channels})`;
+    return `${
+      data.source ?? "array"
+    } (${data.count} images ${data.height}x${data.width}x${data.channels})`;
   }
   return typeof data === "string" ? data : [...data];
 }

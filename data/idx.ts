@@ -19,10 +19,16 @@ export interface IdxArray {
 /** Parses IDX bytes (already decompressed). `name` is used in errors. */
 export function parseIdx(bytes: Uint8Array, name = "IDX data"): IdxArray {
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) {
-    throw new DataError(`${name}: not an IDX file (bad magic); expected e.g. train-images-idx3-ubyte`);
+    throw new DataError(
+      `${name}: not an IDX file (bad magic); expected e.g. train-images-idx3-ubyte`,
+    );
   }
   if (bytes[2] !== 0x08) {
-    throw new DataError(`${name}: IDX value type 0x${bytes[2].toString(16)}; only unsigned bytes (0x08) are supported`);
+    throw new DataError(
+      `${name}: IDX value type 0x${
+        bytes[2].toString(16)
+      }; only unsigned bytes (0x08) are supported`,
+    );
   }
   const ndim = bytes[3];
   const head = 4 + 4 * ndim;
@@ -55,7 +61,9 @@ export async function readIdx(path: string): Promise<IdxArray> {
         .pipeThrough(new DecompressionStream("gzip"));
       bytes = new Uint8Array(await new Response(stream).arrayBuffer());
     } catch (e) {
-      throw new DataError(`${path}: cannot decompress (${(e as Error).message}); the file is corrupt`);
+      throw new DataError(
+        `${path}: cannot decompress (${(e as Error).message}); the file is corrupt`,
+      );
     }
   }
   return parseIdx(bytes, path);

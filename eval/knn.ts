@@ -10,9 +10,16 @@ import { noGrad } from "../core/autograd.ts";
 import { tensor, tidy } from "../core/tensor.ts";
 import { embedData, type Embeddings } from "../core/embed.ts";
 import { DataError } from "../data/files.ts";
-import type { DataSpec } from "../data/array.ts";
+import { type DataSpec, describeData, openImageArray } from "../data/array.ts";
+import { listImages } from "../data/files.ts";
 import { l2Normalize, matmul } from "../kernels/mod.ts";
-import type { ModelWrapper } from "../models/wrapper.ts";
+import { loadModelWithWeights, type ModelWrapper } from "../models/wrapper.ts";
+import { initDevice } from "../core/device.ts";
+import { loadCheckpoint } from "../core/checkpoint.ts";
+import { modelFromCheckpoint } from "../core/export.ts";
+import { ConfigError, nearestKey } from "../core/schema.ts";
+import { writeFileAtomic } from "../models/safetensors.ts";
+import "../models/mod.ts";
 
 /** Labelled embeddings: `n * dim` values row-major and `n` labels. */
 export interface LabelledEmbeddings {
@@ -208,4 +215,253 @@ export async function knnEvaluate(
     dim: bank.dim,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** Arguments of {@link evalKnn} (the `eval_knn` command). */
+export interface EvalKnnArgs {
+  /** Labelled memory bank: class sub-folders, or an IDX images file with its labels. */
+  train: DataSpec;
+  /** Labelled queries, same forms. */
+  val: DataSpec;
+  /** A checkpoint written by `pretrain` (its backbone, normalization and view size). */
+  checkpoint?: string;
+  /** Instead of a checkpoint: a model name (random init unless `weights`). */
+  model?: string;
+  /** Backbone weights (safetensors with PyTorch names, e.g. an exported model). */
+  weights?: string;
+  /** Model constructor options (`inChannels`, ...). */
+  model_args?: Record<string, unknown>;
+  /** Input size (default: the checkpoint's view size, else 224). */
+  image_size?: number | [number, number];
+  /** Normalization (default: the checkpoint's, else ImageNet's). */
+  normalize?: { mean: number[]; std: number[] };
+  /** Neighbour counts (default [20, 200]). */
+  k?: number | number[];
+  /** Vote temperature (default 0.07). */
+  temperature?: number;
+  /** Images per forward pass (default 256). */
+  batch_size?: number;
+  /** Decoding workers for folders. */
+  num_workers?: number | "auto";
+  /** Write the result as JSON here (atomically). */
+  out?: string;
+  /** Replace an existing `out`. */
+  overwrite?: boolean;
+}
+
+const EVAL_KNN_KEYS = [
+  "train",
+  "val",
+  "checkpoint",
+  "model",
+  "weights",
+  "model_args",
+  "image_size",
+  "normalize",
+  "k",
+  "temperature",
+  "batch_size",
+  "num_workers",
+  "out",
+  "overwrite",
+];
+
+function sizePair(v: unknown, what: string): [number, number] {
+  const s = typeof v === "number" ? [v, v] : v;
+  if (!Array.isArray(s) || s.length !== 2 || !s.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new ConfigError(
+      `${what}: expected a size like 224 or [224, 224], got ${JSON.stringify(v)}`,
+    );
+  }
+  return [s[0], s[1]];
+}
+
+function kList(v: unknown): number[] {
+  const ks = v === undefined ? [20, 200] : Array.isArray(v) ? v : [v];
+  if (!ks.length || !ks.every((k) => Number.isInteger(k) && k > 0)) {
+    throw new ConfigError(`k: expected positive integers like [20, 200], got ${JSON.stringify(v)}`);
+  }
+  return ks as number[];
+}
+
+/**
+ * `eval_knn`: kNN top-1 of a checkpoint's backbone (or a named model, random or with weights)
+ * with `train` as the labelled memory bank and `val` as queries. Returns the result (and
+ * writes it to `out` as JSON when given).
+ */
+export async function evalKnn(args: EvalKnnArgs): Promise<KnnEvalResult> {
+  for (const key of Object.keys(args)) {
+    if (!EVAL_KNN_KEYS.includes(key)) {
+      throw new ConfigError(
+        `eval_knn: unknown argument '${key}'; did you mean '${nearestKey(key, EVAL_KNN_KEYS)}'?`,
+      );
+    }
+  }
+  if (!args.train || !args.val) {
+    throw new ConfigError("eval_knn: train (memory bank) and val (queries) are required");
+  }
+  if (!args.checkpoint === !args.model) {
+    throw new ConfigError("eval_knn: give either checkpoint=FILE or model=NAME [weights=FILE]");
+  }
+  if (args.out && !args.overwrite) {
+    try {
+      Deno.statSync(args.out);
+      throw new ConfigError(`out=${args.out} exists; pass overwrite=true to replace it`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  const ks = kList(args.k);
+  await initDevice();
+  let model: ModelWrapper;
+  let size: [number, number] = [224, 224];
+  let norm = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+  if (args.checkpoint) {
+    const ck = await loadCheckpoint(args.checkpoint);
+    model = modelFromCheckpoint(ck);
+    const ta = ck.meta.config.transform_args as {
+      image_size?: [number, number];
+      normalize?: { mean: number[]; std: number[] };
+    } | undefined;
+    if (ta?.image_size) size = ta.image_size;
+    if (ta?.normalize) norm = ta.normalize;
+  } else {
+    model = await loadModelWithWeights(args.model!, {
+      weights: args.weights,
+      args: args.model_args,
+    });
+  }
+  if (args.image_size !== undefined) size = sizePair(args.image_size, "image_size");
+  if (args.normalize) norm = args.normalize;
+  const cycle = (v: number[]) =>
+    Array.from({ length: model.inChannels }, (_, i) => v[i % v.length]);
+  try {
+    const r = await knnEvaluate(model, args.train, args.val, {
+      imageSize: size,
+      mean: cycle(norm.mean),
+      std: cycle(norm.std),
+      k: ks,
+      temperature: args.temperature,
+      batchSize: args.batch_size,
+      workers: args.num_workers === "auto" ? undefined : args.num_workers,
+    });
+    if (args.out) {
+      const json = JSON.stringify({ ...r, k: ks, image_size: size, normalize: norm }, null, 2);
+      await writeFileAtomic(args.out, new TextEncoder().encode(json + "\n"));
+    }
+    return r;
+  } finally {
+    model.getModel().dispose();
+  }
+}
+
+/** Settings of the `knn_monitor` callback (`callbacks.knn_monitor` of `pretrain`). */
+export interface KnnMonitorArgs {
+  /** Labelled memory bank (class sub-folders or IDX). */
+  train: DataSpec;
+  /** Labelled validation queries. */
+  val: DataSpec;
+  /** Run after every N-th epoch (and after the last one); default 1. */
+  every_n_epochs?: number;
+  /** Neighbour counts (default [20, 200]). */
+  k?: number | number[];
+  /** Vote temperature (default 0.07). */
+  temperature?: number;
+  /** Images per forward pass (default 256). */
+  batch_size?: number;
+}
+
+const MONITOR_KEYS = ["train", "val", "every_n_epochs", "k", "temperature", "batch_size"];
+
+/**
+ * The `knn_monitor` callback: kNN top-1 of the exported backbone on a labelled validation set
+ * every N epochs during pretraining, logged as `knn/top1_k<k>` (percent).
+ */
+export class KnnMonitor {
+  /** Validated settings. */
+  readonly args: Required<Omit<KnnMonitorArgs, "k" | "temperature">> & {
+    k: number[];
+    temperature: number;
+  };
+
+  constructor(raw: unknown) {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      throw new ConfigError("callbacks.knn_monitor: expected a map with train and val");
+    }
+    const a = raw as Record<string, unknown>;
+    for (const key of Object.keys(a)) {
+      if (!MONITOR_KEYS.includes(key)) {
+        throw new ConfigError(
+          `callbacks.knn_monitor.${key}: unknown key; did you mean '${
+            nearestKey(key, MONITOR_KEYS)
+          }'? (valid: ${MONITOR_KEYS.join(", ")})`,
+        );
+      }
+    }
+    if (!a.train || !a.val) {
+      throw new ConfigError(
+        "callbacks.knn_monitor: train (labelled memory bank) and val (labelled queries) are required",
+      );
+    }
+    const every = a.every_n_epochs ?? 1;
+    if (!Number.isInteger(every) || (every as number) < 1) {
+      throw new ConfigError(`callbacks.knn_monitor.every_n_epochs: expected an integer >= 1`);
+    }
+    this.args = {
+      train: a.train as DataSpec,
+      val: a.val as DataSpec,
+      every_n_epochs: every as number,
+      k: kList(a.k),
+      temperature: Number(a.temperature ?? 0.07),
+      batch_size: Number(a.batch_size ?? 256),
+    };
+  }
+
+  /**
+   * Checks before training that both sets exist and are labelled (IDX with labels, or images
+   * in class sub-folders), so a typo fails now and not after the first epoch.
+   */
+  async check(): Promise<void> {
+    for (const [what, data] of [["train", this.args.train], ["val", this.args.val]] as const) {
+      const array = await openImageArray(data);
+      if (array) {
+        if (!array.labels) {
+          throw new DataError(
+            `callbacks.knn_monitor.${what}: ${describeData(array)} has no labels (put the ` +
+              `-labels-idx1-ubyte file beside the images file)`,
+          );
+        }
+        continue;
+      }
+      const names = (await listImages(data as string | string[])).files.map((f) => f.name);
+      if (names.some((n) => classOf(n) === "")) {
+        throw new DataError(
+          `callbacks.knn_monitor.${what}: images need labels: put each class in its own ` +
+            `sub-folder (class/image.jpg)`,
+        );
+      }
+    }
+  }
+
+  /** Whether to run after `epoch` epochs of `total`. */
+  due(epoch: number, total: number): boolean {
+    return epoch > 0 && (epoch % this.args.every_n_epochs === 0 || epoch === total);
+  }
+
+  /** Runs the evaluation; returns the metrics to log (`knn/top1_k<k>` in percent). */
+  async run(
+    model: ModelWrapper,
+    view: { imageSize: [number, number]; mean: number[]; std: number[] },
+  ): Promise<Record<string, number>> {
+    const r = await knnEvaluate(model, this.args.train, this.args.val, {
+      ...view,
+      k: this.args.k,
+      temperature: this.args.temperature,
+      batchSize: this.args.batch_size,
+    });
+    const out: Record<string, number> = {};
+    for (const k of this.args.k) out[`knn/top1_k${k}`] = 100 * r.top1[k];
+    out["knn/seconds"] = r.seconds;
+    return out;
+  }
 }

@@ -34,7 +34,13 @@ export class ConvBnRelu extends Module {
   /** BatchNorm. */
   readonly bn: BatchNorm;
 
-  constructor(inCh: number, outCh: number, stride: number, rng: Rng, init: TinyCnnInit = "torchvision") {
+  constructor(
+    inCh: number,
+    outCh: number,
+    stride: number,
+    rng: Rng,
+    init: TinyCnnInit = "torchvision",
+  ) {
     super();
     this.conv = this.child(
       "conv",

@@ -103,3 +103,25 @@ Deno.test("tinycnn16: FD gradients of all parameters (train BN); a 5% error is c
     m.dispose();
   }
 });
+
+Deno.test("tinycnn16: init=pytorch draws U(±1/√fan_in) conv weights, the default kaiming normal fan_out", async () => {
+  const stats = async (init?: string) => {
+    const m = createModel("sinter/tinycnn16", { inChannels: 1, seed: 0, init });
+    const w = (await m.getModel().stateDict())["layers.3.conv.weight"]; // [64, 32, 3, 3]
+    m.getModel().dispose();
+    const v = w.data as Float32Array;
+    let max = 0, sq = 0;
+    for (const x of v) {
+      max = Math.max(max, Math.abs(x));
+      sq += x * x;
+    }
+    return { max, std: Math.sqrt(sq / v.length) };
+  };
+  const bound = 1 / Math.sqrt(32 * 9);
+  const pt = await stats("pytorch");
+  assert.ok(pt.max <= bound && pt.max > 0.99 * bound, `max ${pt.max} vs bound ${bound}`);
+  assert.ok(Math.abs(pt.std - bound / Math.sqrt(3)) < 0.02 * bound, `std ${pt.std}`);
+  const tv = await stats();
+  assert.ok(Math.abs(tv.std - Math.sqrt(2 / (64 * 9))) < 0.03 * tv.std, `std ${tv.std}`);
+  assert.throws(() => createModel("sinter/tinycnn16", { init: "xavier" }), /init must be/);
+});

@@ -76,7 +76,9 @@ export class ViewPipeline {
       );
     }
     const rgbJitter = spec.jitter && (spec.jitter.saturation > 0 || spec.jitter.hue > 0);
-    if (c !== 3 && ((spec.jitter && (c !== 1 || rgbJitter)) || spec.grayProb > 0 || spec.solarize)) {
+    if (
+      c !== 3 && ((spec.jitter && (c !== 1 || rgbJitter)) || spec.grayProb > 0 || spec.solarize)
+    ) {
       throw new GpuError(
         `view ${spec.name}: color_jitter, random_gray_scale and solarize need 3 channels ` +
           `(brightness and contrast jitter also work on 1), the view has ${c}`,

@@ -171,7 +171,15 @@ Deno.test("views: colour jitter on one channel needs single_channel and no satur
   assert.equal(viewSpecs(overrideTransforms(simclr, gray))[0].jitter, null);
   const on = overrideTransforms(simclr, {
     ...gray,
-    color_jitter: { prob: 0.8, strength: 1, brightness: 0.4, contrast: 0.4, saturation: 0, hue: 0, single_channel: true },
+    color_jitter: {
+      prob: 0.8,
+      strength: 1,
+      brightness: 0.4,
+      contrast: 0.4,
+      saturation: 0,
+      hue: 0,
+      single_channel: true,
+    },
   });
   assert.deepEqual(viewSpecs(on)[0].jitter, {
     prob: 0.8,
@@ -181,8 +189,7 @@ Deno.test("views: colour jitter on one channel needs single_channel and no satur
     hue: 0,
   });
   assert.throws(
-    () =>
-      viewSpecs(overrideTransforms(simclr, { ...gray, "color_jitter.single_channel": true })),
+    () => viewSpecs(overrideTransforms(simclr, { ...gray, "color_jitter.single_channel": true })),
     /saturation and hue need RGB/,
   );
 });

@@ -79,7 +79,8 @@ export interface ChartGroup {
 
 /**
  * Groups metric keys into charts: loss (`train_loss`, `train_loss/*`, other `*loss*` keys),
- * learning rate (`lr`, `lr/*`, `lr-*`), one chart per `schedule/*` key, `data_wait`,
+ * learning rate (`lr`, `lr/*`, `lr-*`), one chart per `schedule/*` key, kNN top-1
+ * (`knn/top1*`, the knn_monitor callback), `data_wait`,
  * `profiling/*`, then one chart per remaining key.
  */
 export function chartGroups(keys: string[]): ChartGroup[] {
@@ -95,6 +96,7 @@ export function chartGroups(keys: string[]): ChartGroup[] {
   add("Other losses", take((k) => /loss/i.test(k)));
   add("Learning rate", take((k) => k === "lr" || /^lr[-/_]/.test(k)));
   for (const k of take((k) => k.startsWith("schedule/"))) add(`Schedule: ${k.slice(9)}`, [k]);
+  add("kNN top-1 (validation)", take((k) => k.startsWith("knn/top1")));
   add("Data wait (share of step time)", take((k) => k === "data_wait"));
   add("Profiling (s)", take((k) => k.startsWith("profiling/")));
   for (const k of take(() => true)) add(k, [k]);
@@ -146,6 +148,13 @@ export function factRows(facts: RunFacts, rows: MetricsRow[] = []): [string, str
   const lastLoss = losses.at(-1)?.train_loss;
   if (lastLoss !== undefined) {
     put("Final train_loss", lastLoss === null ? "non-finite" : formatNumber(lastLoss));
+  }
+  const knn = rows.filter((r) => Object.keys(r).some((k) => k.startsWith("knn/top1"))).at(-1);
+  if (knn) {
+    const cells = Object.keys(knn).filter((k) => k.startsWith("knn/top1_k")).map((k) =>
+      `k=${k.slice(10)} ${formatNumber(knn[k] as number)}%`
+    );
+    put(`Last kNN top-1 (step ${knn.step})`, cells.join(", "));
   }
   put("Output directory", facts.outDir);
   put("Started", fmtDate(facts.startedAt));
