@@ -9,7 +9,7 @@
  *
  * Data: Debian's `dataset-fashion-mnist` (`/usr/share/datasets/fashion-mnist`, IDX files read
  * directly); installed with apt when missing (needs root or sudo). `--data` or
- * `SINTER_FMNIST_DIR` points elsewhere. `--steps` shortens the run for a check (the JSON then
+ * `SINTER_FMNIST_DIR` points elsewhere (`.gz` or uncompressed IDX files). `--steps` shortens the run for a check (the JSON then
  * says so and is written as `_partial`).
  *
  * @module
@@ -102,8 +102,15 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** `<dir>/<base>.gz`, or the uncompressed `<dir>/<base>`. */
+async function idxPath(dir: string, base: string): Promise<string> {
+  for (const p of [`${dir}/${base}.gz`, `${dir}/${base}`]) if (await exists(p)) return p;
+  throw new Error(`${dir}: no ${base}[.gz]`);
+}
+
 async function ensureData(dir: string): Promise<void> {
   if (await exists(`${dir}/train-images-idx3-ubyte.gz`)) return;
+  if (await exists(`${dir}/train-images-idx3-ubyte`)) return;
   if (dir !== DEFAULT_DIR) {
     throw new Error(`no Fashion-MNIST IDX files in ${dir} (expected train-images-idx3-ubyte.gz)`);
   }
@@ -165,9 +172,9 @@ if (import.meta.main) {
   const dir = values.data ?? Deno.env.get("SINTER_FMNIST_DIR") ?? DEFAULT_DIR;
   await ensureData(dir);
   const dev = await initDevice();
-  const trainPath = `${dir}/train-images-idx3-ubyte.gz`;
+  const trainPath = await idxPath(dir, "train-images-idx3-ubyte");
   const train = await readIdxDataset(trainPath);
-  const test = await readIdxDataset(`${dir}/t10k-images-idx3-ubyte.gz`);
+  const test = await readIdxDataset(await idxPath(dir, "t10k-images-idx3-ubyte"));
   if (!train.labels || !test.labels) throw new Error(`labels files missing in ${dir}`);
   const out = values.out ?? await Deno.makeTempDir({ prefix: "sinter-fmnist-" });
   const config = fmnistRecipe(trainPath, out, seed, steps);

@@ -91,7 +91,7 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * An IDX images file (`[N, H, W]` gray or `[N, H, W, C]`) as an {@link ImageArray}, with the
- * labels of the matching labels file when it exists.
+ * labels of the matching labels file (gzipped or not) when it exists.
  */
 export async function readIdxDataset(imagesPath: string): Promise<ImageArray> {
   const img = await readIdx(imagesPath);
@@ -109,8 +109,13 @@ export async function readIdxDataset(imagesPath: string): Promise<ImageArray> {
     channels,
     source: imagesPath.split("/").pop()!,
   };
-  const labelsPath = idxLabelsPath(imagesPath);
-  if (labelsPath !== imagesPath && await exists(labelsPath)) {
+  const named = idxLabelsPath(imagesPath);
+  const other = named.endsWith(".gz") ? named.slice(0, -3) : `${named}.gz`;
+  let labelsPath: string | null = null;
+  for (const p of [named, other]) {
+    if (p !== imagesPath && !labelsPath && await exists(p)) labelsPath = p;
+  }
+  if (labelsPath) {
     const lab = await readIdx(labelsPath);
     if (lab.shape.length !== 1 || lab.shape[0] !== count) {
       throw new DataError(

@@ -40,6 +40,10 @@ Deno.test("idx: gzipped images with their labels file; raw files read the same",
     const b = await readIdxDataset(`${dir}/t10k-images-idx3-ubyte`);
     assert.deepEqual(b.images, pixels);
     assert.equal(b.labels, undefined); // no labels file beside it
+    // Uncompressed images find gzipped labels.
+    await Deno.writeFile(`${dir}/train-images-idx3-ubyte`, idxBytes([N, H, W], pixels));
+    const c = await readIdxDataset(`${dir}/train-images-idx3-ubyte`);
+    assert.deepEqual([...c.labels!], [...labels]);
     assert.match(String(describeData(a)), /train-images-idx3-ubyte.gz \(10 images 5x4x1\)/);
     // A path that names an IDX file opens as an array; a folder does not.
     assert.equal((await openImageArray(`${dir}/t10k-images-idx3-ubyte`))?.count, N);
