@@ -24,6 +24,7 @@ import type { ImageArray } from "../data/array.ts";
 import { knnAccuracy, type KnnEvalResult, knnEvaluate } from "../eval/knn.ts";
 import { createModel, type ModelWrapper } from "../models/wrapper.ts";
 import "../models/mod.ts";
+import { updateReadme } from "./readme_table.ts";
 
 const DEFAULT_DIR = "/usr/share/datasets/fashion-mnist";
 const MEAN = 0.286, STD = 0.353;
@@ -239,6 +240,9 @@ if (import.meta.main) {
   const suffix = (seed ? `_seed${seed}` : "") + (steps === 600 ? "" : "_partial");
   const file = new URL(`./results/fmnist_${slug}${suffix}.json`, import.meta.url);
   await Deno.writeTextFile(file, JSON.stringify(result, null, 2) + "\n");
+  if (steps === 600) {
+    updateReadme(new URL("../README.md", import.meta.url), new URL("./results/", import.meta.url));
+  }
   console.log(
     `\nFMNIST recipe, seed ${seed}, ${r.steps} steps on ${dev.report.description}:\n` +
       `  pretrained k=20 ${k20} (PyTorch ${PYTORCH.pretrained_k20.mean} ± ` +

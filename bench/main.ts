@@ -8,6 +8,8 @@
  * - `models`: forward, forward + backward and SimCLR training step of ResNet-18 (CIFAR stem and
  *   64 px), ViT-Tiny/4 and tinycnn16, with ratios against PyTorch 1.13 CPU (bench/models_bench.ts)
  * - `methods`: one training step per method on a small model (bench/methods_bench.ts)
+ * - `memory`: peak GPU memory of a training step per method on ResNet-18 (CIFAR stem) at 32x32,
+ *   batch 128 (bench/memory_bench.ts; batch 8 in a quick run)
  * - `loader`: JPEG decode + resize on the CPU, and the GPU view pipelines of SimCLR and DINO
  *   (bench/loader_bench.ts)
  *
@@ -31,6 +33,8 @@ import { benchConv, type ConvBenchResult } from "./conv_bench.ts";
 import { benchModels, type ModelCaseResult } from "./models_bench.ts";
 import { benchMethods } from "./methods_bench.ts";
 import { benchLoader, benchViews } from "./loader_bench.ts";
+import { benchMemory, type MemoryCase } from "./memory_bench.ts";
+import { updateReadme } from "./readme_table.ts";
 import type { StepTiming } from "./step_timer.ts";
 
 const nproc = navigator.hardwareConcurrency;
@@ -39,7 +43,7 @@ for (const v of ["LP_NUM_THREADS", "OPENBLAS_NUM_THREADS"]) {
   if (!Deno.env.get(v)) Deno.env.set(v, String(nproc));
 }
 
-const SECTIONS = ["matmul", "conv2d", "models", "methods", "loader"] as const;
+const SECTIONS = ["matmul", "conv2d", "models", "methods", "memory", "loader"] as const;
 type Section = typeof SECTIONS[number];
 
 const { values, positionals } = parseArgs({
@@ -158,6 +162,9 @@ if (run("methods")) {
     () => benchMethods({ targetSeconds: quick ? 1 : 4, capSeconds, log }),
   );
 }
+if (run("memory")) {
+  results.memory = await section("memory", () => benchMemory({ batch: quick ? 8 : 128, log }));
+}
 if (run("loader")) {
   results.loader = await section("loader", async () => ({
     decode: await benchLoader(quick ? { images: 96, workers: [0, 2] } : { images: 480 }),
@@ -226,6 +233,10 @@ const file = new URL(`${slug(report.description)}${suffix}.json`, dir);
 await Deno.writeTextFile(file, JSON.stringify(out, null, 2) + "\n");
 printTable(out);
 console.log(`\nwrote ${file.pathname} (${out.seconds.total} s)`);
+if (!suffix) {
+  updateReadme(new URL("../README.md", import.meta.url), dir);
+  console.log("updated the README's benchmark table");
+}
 Deno.exit(0);
 
 function slug(s: string): string {
@@ -301,6 +312,19 @@ function printTable(o: Record<string, unknown>): void {
           timingCell(t, 11) +
           fmt("peak_live_bytes" in t ? t.peak_live_bytes / 2 ** 20 : null, 10, 0),
       );
+    }
+  }
+  const memory = o.memory as { batch: number; model: string; methods: MemoryCase[] } | undefined;
+  if (ok<{ methods: MemoryCase[] }>(memory)) {
+    console.log(
+      `\npeak GPU memory of a training step, ${memory.model}, batch ${memory.batch}: MiB peak ` +
+        "(weights + optimizer state + teacher before the step)",
+    );
+    for (const m of memory.methods) {
+      const cell = m.peak_live_bytes !== undefined
+        ? `${fmt(m.peak_live_bytes / 2 ** 20, 8, 0)} (${fmt(m.base_live_bytes! / 2 ** 20, 0, 0)})`
+        : `       - (${m.skipped ?? m.error})`;
+      console.log(`${m.method.padEnd(20)} ${cell}`);
     }
   }
   const loader = o.loader as
