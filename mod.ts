@@ -31,5 +31,12 @@ export { type ExportArgs, exportModel } from "./core/export.ts";
 export { embed, type EmbedArgs, embedData, type Embeddings } from "./core/embed.ts";
 export { createModel, listModels, type ModelWrapper, registerModel } from "./models/wrapper.ts";
 export { BUILTIN_METHODS } from "./methods/mod.ts";
-export { knnAccuracy } from "./eval/knn.ts";
+export {
+  evalKnn,
+  type EvalKnnArgs,
+  knnAccuracy,
+  type KnnEvalResult,
+  knnEvaluate,
+  KnnMonitor,
+} from "./eval/knn.ts";
 import "./models/mod.ts";
