@@ -124,10 +124,116 @@ function getEncoder(): GPUCommandEncoder {
   return encoder;
 }
 
-/** The open compute pass of the pending encoder (one pass holds many dispatches). */
-export function computePass(): GPUComputePassEncoder {
+/**
+ * The open compute pass of the pending encoder (one pass holds many dispatches). While a
+ * {@link startProfile} is active each dispatch gets its own pass with timestamps; `label`
+ * names the kernel in the profile.
+ */
+export function computePass(label = "unnamed"): GPUComputePassEncoder {
+  if (profiler) {
+    pass?.end();
+    const i = profiler.names.length;
+    const timed = i < PROFILE_SLOTS;
+    if (timed) profiler.names.push(label);
+    pass = getEncoder().beginComputePass(
+      timed
+        ? {
+          timestampWrites: {
+            querySet: profiler.queries,
+            beginningOfPassWriteIndex: 2 * i,
+            endOfPassWriteIndex: 2 * i + 1,
+          },
+        }
+        : {},
+    );
+    if (!timed) profiler.untimed++;
+    return pass;
+  }
   if (!pass) pass = getEncoder().beginComputePass();
   return pass;
+}
+
+// Kernel profiling with timestamp queries: one slot per dispatch of a submit (at most 512).
+const PROFILE_SLOTS = 600;
+interface Profiler {
+  queries: GPUQuerySet;
+  resolve: GPUBuffer;
+  names: string[];
+  untimed: number;
+  pending: Promise<void>[];
+  totals: Map<string, { calls: number; ns: number }>;
+}
+let profiler: Profiler | null = null;
+
+/** Per-kernel GPU time of a {@link stopProfile}d interval. */
+export interface ProfileRow {
+  /** Kernel name. */
+  name: string;
+  /** Dispatches. */
+  calls: number;
+  /** GPU milliseconds, summed over the dispatches. */
+  ms: number;
+}
+
+/**
+ * Starts timing every dispatch on the GPU (needs `timestamp-query`; one pass per dispatch, so
+ * a profiled run is slower than a plain one). Stop with {@link stopProfile}.
+ */
+export function startProfile(): void {
+  const dev = device();
+  if (!dev.gpu.features.has("timestamp-query")) {
+    throw new GpuError("profiling needs the adapter feature timestamp-query");
+  }
+  flush();
+  profiler = {
+    queries: dev.gpu.createQuerySet({ type: "timestamp", count: 2 * PROFILE_SLOTS }),
+    resolve: dev.gpu.createBuffer({
+      size: 16 * PROFILE_SLOTS,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    }),
+    names: [],
+    untimed: 0,
+    pending: [],
+    totals: new Map(),
+  };
+}
+
+function collectProfile(p: Profiler, enc: GPUCommandEncoder): void {
+  const n = p.names.length;
+  if (!n) return;
+  const names = p.names.splice(0);
+  const read = device().gpu.createBuffer({
+    size: 16 * n,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  enc.resolveQuerySet(p.queries, 0, 2 * n, p.resolve, 0);
+  enc.copyBufferToBuffer(p.resolve, 0, read, 0, 16 * n);
+  p.pending.push((async () => {
+    await Promise.resolve(); // mapped after the submit that follows
+    await read.mapAsync(GPUMapMode.READ);
+    const t = new BigUint64Array(read.getMappedRange().slice(0));
+    read.destroy();
+    names.forEach((name, i) => {
+      const row = p.totals.get(name) ?? { calls: 0, ns: 0 };
+      row.calls++;
+      row.ns += Number(t[2 * i + 1] - t[2 * i]);
+      p.totals.set(name, row);
+    });
+  })());
+}
+
+/** Stops profiling; per-kernel GPU time since {@link startProfile}, largest first. */
+export async function stopProfile(): Promise<{ rows: ProfileRow[]; untimed: number }> {
+  const p = profiler;
+  if (!p) throw new GpuError("stopProfile: no profile running");
+  flush();
+  profiler = null;
+  await Promise.all(p.pending);
+  p.queries.destroy();
+  p.resolve.destroy();
+  const rows = [...p.totals].map(([name, r]) => ({ name, calls: r.calls, ms: r.ns / 1e6 }))
+    .sort((a, b) => b.ms - a.ms);
+  return { rows, untimed: p.untimed };
 }
 
 /** The pending encoder with no pass open, for copies. */
@@ -176,6 +282,7 @@ export function flush(): void {
   if (arenaUsed > 0 && arenaGpu) {
     dev.gpu.queue.writeBuffer(arenaGpu, 0, arenaCpu, 0, arenaUsed);
   }
+  if (profiler) collectProfile(profiler, encoder);
   dev.gpu.queue.submit([encoder.finish()]);
   encoder = null;
   arenaUsed = 0;

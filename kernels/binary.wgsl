@@ -1,9 +1,14 @@
 // out = a OP b with NumPy broadcasting: shapes padded to rank 6, a zero stride on broadcast dims.
+// The host merges dims that are contiguous for both operands (coalesceDims) and passes the rank
+// left (the RANK constant), so a same-shape op does no index arithmetic and a bias add one division: integer
+// division is scalar and slow on CPU adapters.
 override OP: u32 = 0u;
 override WG: u32 = 256u;
+// Dims left after coalescing (1-6): a pipeline constant, so the index loop unrolls.
+override RANK: u32 = 6u;
 
 struct P {
-  n: u32, _p0: u32, _p1: u32, _p2: u32,
+  n: u32, rank: u32, _p1: u32, _p2: u32,
   shape: array<vec4u, 2>,
   sa: array<vec4u, 2>,
   sb: array<vec4u, 2>,
@@ -58,7 +63,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var rem = i;
   var ia = 0u;
   var ib = 0u;
-  for (var d = 5i; d >= 0; d--) {
+  let last = 6i - i32(RANK);
+  // Constant bounds and indices once unrolled; the outermost real dim takes the rest, no `%`.
+  for (var d = 5i; d >= 0i; d--) {
+    if (d == last) {
+      ia += rem * dimv(p.sa, u32(d));
+      ib += rem * dimv(p.sb, u32(d));
+      break;
+    }
     let s = dimv(p.shape, u32(d));
     let c = rem % s;
     rem = rem / s;

@@ -251,7 +251,7 @@ export class TexKernel {
     });
     dev.scoped(this.name, () => {
       const bg = cachedBindGroup(this.#layout, entries);
-      const pass = computePass();
+      const pass = computePass(this.name);
       pass.setPipeline(this.#pipeline);
       pass.setBindGroup(0, bg);
       pass.dispatchWorkgroups(x, y, z);

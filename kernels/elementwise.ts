@@ -98,6 +98,32 @@ function broadcastStrides(shape: readonly number[], out: readonly number[]): num
   return strides;
 }
 
+/**
+ * Merges adjacent dims that are contiguous in every stride list (outer stride = inner stride x
+ * inner size) and drops size-1 dims, so kernels index with as few divisions as possible (as
+ * PyTorch's TensorIterator does). Returns at least one dim.
+ */
+export function coalesceDims(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const keep = shape.map((d, i) => i).filter((i) => shape[i] !== 1);
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (const i of keep) {
+    const k = outShape.length - 1;
+    if (k >= 0 && strides.every((s, j) => outStrides[j][k] === s[i] * shape[i])) {
+      outShape[k] *= shape[i];
+      strides.forEach((s, j) => (outStrides[j][k] = s[i]));
+    } else {
+      outShape.push(shape[i]);
+      strides.forEach((s, j) => outStrides[j].push(s[i]));
+    }
+  }
+  if (!outShape.length) return { shape: [1], strides: strides.map(() => [0]) };
+  return { shape: outShape, strides: outStrides };
+}
+
 function pad6(v: number[], fill: number): number[] {
   return [...new Array(6 - v.length).fill(fill), ...v];
 }
@@ -107,22 +133,30 @@ export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, out?: Tensor):
   const shape = broadcastShapes(name, a.shape, b.shape);
   if (shape.length > 6) throw new GpuError(`${name}: rank ${shape.length} > 6 not supported`);
   const y = out ?? empty(shape, "f32", name);
+  const c = coalesceDims(shape, [
+    broadcastStrides(a.shape, shape),
+    broadcastStrides(b.shape, shape),
+  ]);
   const params = [
     y.size,
+    c.shape.length,
     0,
     0,
-    0,
-    ...pad6(shape, 1),
-    0,
-    0,
-    ...pad6(broadcastStrides(a.shape, shape), 0),
+    ...pad6(c.shape, 1),
     0,
     0,
-    ...pad6(broadcastStrides(b.shape, shape), 0),
+    ...pad6(c.strides[0], 0),
+    0,
+    0,
+    ...pad6(c.strides[1], 0),
     0,
     0,
   ];
-  kernel({ name: `binary_${name}`, code: binarySrc, constants: { OP: BINARY[name], WG } })
+  kernel({
+    name: `binary_${name}`,
+    code: binarySrc,
+    constants: { OP: BINARY[name], WG, RANK: c.shape.length },
+  })
     .dispatch([a, b, y], params, grid(Math.ceil(y.size / WG)));
   return y;
 }

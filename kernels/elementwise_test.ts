@@ -16,7 +16,9 @@ import {
   sqrt,
   square,
   sub,
+  sum,
 } from "./mod.ts";
+import { coalesceDims } from "./elementwise.ts";
 
 const x = (n: number, seed: number, shape = [n]) => ({ data: randomData(n, seed), shape });
 const pos = (n: number, seed: number) => ({
@@ -66,4 +68,51 @@ Deno.test("elementwise gradients match finite differences", async () => {
     data: Float32Array.from([-0.5, 0.3, 0.7, -0.2]),
     shape: [4],
   }]);
+});
+
+Deno.test("coalesceDims merges dims contiguous for every operand and drops size-1 dims", () => {
+  // Same shape: one flat dim.
+  assert.deepEqual(coalesceDims([2, 3, 4], [[12, 4, 1], [12, 4, 1]]), {
+    shape: [24],
+    strides: [[1], [1]],
+  });
+  // A bias over the last dim: rows and columns stay apart, the size-1 dim goes.
+  assert.deepEqual(coalesceDims([8, 1, 5], [[5, 5, 1], [0, 0, 1]]), {
+    shape: [8, 5],
+    strides: [[5, 1], [0, 1]],
+  });
+  // A per-channel scale of NCHW: H and W merge, N and C do not.
+  assert.deepEqual(coalesceDims([2, 3, 4, 4], [[48, 16, 4, 1], [0, 1, 0, 0]]), {
+    shape: [2, 3, 16],
+    strides: [[48, 16, 1], [0, 1, 0]],
+  });
+  assert.deepEqual(coalesceDims([1, 1], [[0, 0]]), { shape: [1], strides: [[0]] });
+});
+
+Deno.test("binary and sum with broadcasting and strided reductions equal the host reference", async () => {
+  await initDevice();
+  const a = randomData(360, 1), b = randomData(24, 2);
+  const ta = tensor(a, [3, 4, 5, 6]), tb = tensor(b, [4, 1, 6]);
+  const want = new Float32Array(360);
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 4; j++) {
+      for (let k = 0; k < 5; k++) {
+        for (let l = 0; l < 6; l++) {
+          const o = ((i * 4 + j) * 5 + k) * 6 + l;
+          want[o] = a[o] - b[j * 6 + l];
+        }
+      }
+    }
+  }
+  const y = sub(ta, tb);
+  assertAllClose(await y.data(), want, 0, 0, "sub");
+  // Sum over axes 0 and 2 (strided, two reduced dims that cannot merge).
+  const s = sum(ta, [0, 2]);
+  const ws = new Float64Array(24);
+  for (let o = 0; o < 360; o++) {
+    const j = Math.floor(o / 30) % 4, l = o % 6;
+    ws[j * 6 + l] += a[o];
+  }
+  assertAllClose(await s.data(), ws, 1e-5, 1e-5, "sum");
+  for (const t of [ta, tb, y, s]) t.dispose();
 });

@@ -193,7 +193,7 @@ export class Kernel {
     });
     dev.scoped(this.name, () => {
       const bg = cachedBindGroup(dev.gpu, this.bindLayout, entries);
-      const pass = computePass();
+      const pass = computePass(this.name);
       pass.setPipeline(this.pipeline);
       pass.setBindGroup(0, bg);
       pass.dispatchWorkgroups(x, y, z);
@@ -218,4 +218,20 @@ export function grid(n: number): [number, number] {
   if (n <= max) return [Math.max(n, 1), 1];
   const y = Math.ceil(n / max);
   return [Math.ceil(n / y), y];
+}
+
+/**
+ * Dispatch of a row kernel (softmax, layer norm): on software adapters rows up to 1024 long run
+ * one per invocation (entry `rows`, no workgroup memory or barriers, which are costly on a CPU);
+ * elsewhere one workgroup of `wg` per row (entry `main`).
+ */
+export function rowEntry(
+  rows: number,
+  len: number,
+  wg: number,
+): { entry: string; groups: [number, number] } {
+  if (device().report.software && len <= 1024) {
+    return { entry: "rows", groups: grid(Math.ceil(rows / wg)) };
+  }
+  return { entry: "main", groups: grid(rows) };
 }

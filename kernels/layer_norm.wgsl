@@ -48,3 +48,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     stats[p.rows + r] = rstd;
   }
 }
+
+// One row per invocation (see kernel.ts `rowEntry`).
+@compute @workgroup_size(WG)
+fn rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let r = (wid.y * nwg.x + wid.x) * WG + li;
+  if (r >= p.rows) { return; }
+  let base = r * p.d;
+  var s = 0.0;
+  for (var k = 0u; k < p.d; k++) { s += x[base + k]; }
+  let mean = s / f32(p.d);
+  var q = 0.0;
+  for (var k = 0u; k < p.d; k++) {
+    let dv = x[base + k] - mean;
+    q += dv * dv;
+  }
+  let rstd = 1.0 / sqrt(q / f32(p.d) + p.eps);
+  for (var k = 0u; k < p.d; k++) {
+    y[base + k] = (x[base + k] - mean) * rstd * w[k] + b[k];
+  }
+  stats[r] = mean;
+  stats[p.rows + r] = rstd;
+}

@@ -46,3 +46,27 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     dx[base + k] = rstd * (dy[base + k] * w[k] - mg - xhat * mgx);
   }
 }
+
+// One row per invocation (see kernel.ts `rowEntry`).
+@compute @workgroup_size(WG)
+fn rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let r = (wid.y * nwg.x + wid.x) * WG + li;
+  if (r >= p.rows) { return; }
+  let base = r * p.d;
+  let mean = stats[r];
+  let rstd = stats[p.rows + r];
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var k = 0u; k < p.d; k++) {
+    let g = dy[base + k] * w[k];
+    sg += g;
+    sgx += g * (x[base + k] - mean) * rstd;
+  }
+  let mg = sg / f32(p.d);
+  let mgx = sgx / f32(p.d);
+  for (var k = 0u; k < p.d; k++) {
+    let xhat = (x[base + k] - mean) * rstd;
+    dx[base + k] = rstd * (dy[base + k] * w[k] - mg - xhat * mgx);
+  }
+}

@@ -9,7 +9,7 @@ import { grid, kernel } from "./kernel.ts";
 import { empty, fmtShape, numel, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
-import { zeros } from "./elementwise.ts";
+import { coalesceDims, zeros } from "./elementwise.ts";
 
 const WG = 256;
 
@@ -23,34 +23,37 @@ export interface StridedView {
   offset: number;
 }
 
-function viewParams(op: string, view: StridedView): number[] {
+function viewParams(op: string, view: StridedView): { params: number[]; rank: number } {
   if (view.shape.length > 6 || view.strides.length !== view.shape.length) {
     throw new GpuError(
       `${op}: view ${fmtShape(view.shape)} needs rank <= 6 and one stride per dim`,
     );
   }
-  const pad = 6 - view.shape.length;
-  return [
+  const c = coalesceDims(view.shape, [view.strides, contiguousStrides(view.shape)]);
+  const pad = 6 - c.shape.length;
+  const params = [
     numel(view.shape),
     view.offset,
     0,
     0,
     ...new Array(pad).fill(1),
-    ...view.shape,
+    ...c.shape,
     0,
     0,
     ...new Array(pad).fill(0),
-    ...view.strides,
+    ...c.strides[0],
     0,
     0,
   ];
+  return { params, rank: c.shape.length };
 }
 
 /** Copies the strided `view` of `src` into a new contiguous tensor of the view's shape; no autograd. */
 export function stridedGatherRaw(src: Tensor, view: StridedView): Tensor {
   const out = empty(view.shape, "f32", "strided_gather");
-  kernel({ name: "strided_gather", code: stridedSrc, constants: { MODE: 0, WG } })
-    .dispatch([src, out], viewParams("strided_gather", view), grid(Math.ceil(out.size / WG)));
+  const v = viewParams("strided_gather", view);
+  kernel({ name: "strided_gather", code: stridedSrc, constants: { MODE: 0, WG, RANK: v.rank } })
+    .dispatch([src, out], v.params, grid(Math.ceil(out.size / WG)));
   return out;
 }
 
@@ -59,8 +62,9 @@ export function stridedScatterRaw(src: Tensor, dst: Tensor, view: StridedView): 
   if (src.size !== numel(view.shape)) {
     throw new GpuError(`strided_scatter: ${fmtShape(src.shape)} into view ${fmtShape(view.shape)}`);
   }
-  kernel({ name: "strided_scatter", code: stridedSrc, constants: { MODE: 1, WG } })
-    .dispatch([src, dst], viewParams("strided_scatter", view), grid(Math.ceil(src.size / WG)));
+  const v = viewParams("strided_scatter", view);
+  kernel({ name: "strided_scatter", code: stridedSrc, constants: { MODE: 1, WG, RANK: v.rank } })
+    .dispatch([src, dst], v.params, grid(Math.ceil(src.size / WG)));
 }
 
 function contiguousStrides(shape: readonly number[]): number[] {

@@ -389,7 +389,7 @@ export function matmulTex(
         ],
       });
       dev.scoped("matmul_tex", () => {
-        const pass = computePass();
+        const pass = computePass(`matmul_tex_${cfg.R}x${cfg.C4}x${cfg.WX}`);
         pass.setPipeline(pipe);
         pass.setBindGroup(0, bg);
         pass.dispatchWorkgroups(gx, gy, gz);

@@ -26,7 +26,7 @@ import splitSumSrc from "./conv2d_sum.wgsl" with { type: "text" };
 import lnSrc from "./layer_norm.wgsl" with { type: "text" };
 import lnGradXSrc from "./layer_norm_grad_x.wgsl" with { type: "text" };
 import lnGradWbSrc from "./layer_norm_grad_wb.wgsl" with { type: "text" };
-import { f32, grid, kernel } from "./kernel.ts";
+import { f32, grid, kernel, rowEntry } from "./kernel.ts";
 import { empty, fmtShape, type Tensor, tidy } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
@@ -323,15 +323,21 @@ export function layerNorm(
   const b = bias ?? full([d], 0);
   const y = empty(x.shape, "f32", op);
   const stats = empty([2, rows], "f32", op);
-  kernel({ name: op, code: lnSrc, constants: { WG: ROW_WG } })
-    .dispatch([x, w, b, y, stats], [rows, d, f32(eps)], grid(rows));
+  const e = rowEntry(rows, d, ROW_WG);
+  kernel({ name: op, code: lnSrc, entry: e.entry, constants: { WG: ROW_WG } })
+    .dispatch([x, w, b, y, stats], [rows, d, f32(eps)], e.groups);
   record(op, [x, weight, bias], [y], [x, w, stats], ([g], [xs, ws, st]) => {
     if (!g) return [null, null, null];
     let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
     if (xs.requiresGrad) {
       dx = empty(xs.shape, "f32", "layer_norm_grad_x");
-      kernel({ name: "layer_norm_grad_x", code: lnGradXSrc, constants: { WG: ROW_WG } })
-        .dispatch([xs, g, ws, st, dx], [rows, d], grid(rows));
+      const ex = rowEntry(rows, d, ROW_WG);
+      kernel({
+        name: "layer_norm_grad_x",
+        code: lnGradXSrc,
+        entry: ex.entry,
+        constants: { WG: ROW_WG },
+      }).dispatch([xs, g, ws, st, dx], [rows, d], ex.groups);
     }
     if (weight?.requiresGrad || bias?.requiresGrad) {
       const wb = empty([2, d], "f32", "layer_norm_grad_wb");

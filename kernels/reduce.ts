@@ -9,7 +9,7 @@ import { f32, grid, kernel } from "./kernel.ts";
 import { empty, fmtShape, numel, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
-import { binaryRaw, full } from "./elementwise.ts";
+import { binaryRaw, coalesceDims, full } from "./elementwise.ts";
 
 function pad6(v: number[], fill: number): number[] {
   if (v.length > 6) throw new GpuError(`reduce: more than 6 dims`);
@@ -56,7 +56,12 @@ export function reduceRaw(
   const y = empty(outShape, "f32", op);
   const nout = numel(kshape);
   const nred = numel(rshape);
-  kernel({ name: `reduce_${op}`, code: reduceSrc, constants: { OP: op === "max" ? 1 : 0 } })
+  const kc = coalesceDims(kshape, [kstride]), rc = coalesceDims(rshape, [rstride]);
+  kernel({
+    name: `reduce_${op}`,
+    code: reduceSrc,
+    constants: { OP: op === "max" ? 1 : 0, KRANK: kc.shape.length, RRANK: rc.shape.length },
+  })
     .dispatch(
       [x, y],
       [
@@ -64,10 +69,10 @@ export function reduceRaw(
         nred,
         f32(scale),
         0,
-        ...pad6(kshape, 1),
-        ...pad6(kstride, 0),
-        ...pad6(rshape, 1),
-        ...pad6(rstride, 0),
+        ...pad6(kc.shape, 1),
+        ...pad6(kc.strides[0], 0),
+        ...pad6(rc.shape, 1),
+        ...pad6(rc.strides[0], 0),
       ],
       grid(nout),
     );

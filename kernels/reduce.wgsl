@@ -3,9 +3,12 @@
 // reduced (r*) lists, each padded to rank 6 with size 1.
 override OP: u32 = 0u; // 0 sum, 1 max
 const WG: u32 = 64u;
+// Kept and reduced dims left after coalescing (1-6): pipeline constants, so loops unroll.
+override KRANK: u32 = 6u;
+override RRANK: u32 = 6u;
 
 struct P {
-  nout: u32, nred: u32, scale: f32, _p: u32,
+  nout: u32, nred: u32, scale: f32, ranks: u32,
   kshape: array<vec4u, 2>,
   kstride: array<vec4u, 2>,
   rshape: array<vec4u, 2>,
@@ -21,10 +24,17 @@ fn dimv(arr: array<vec4u, 2>, d: u32) -> u32 {
   return arr[d / 4u][d % 4u];
 }
 
-fn offset(idx: u32, shape: array<vec4u, 2>, stride: array<vec4u, 2>) -> u32 {
+// Dims are coalesced on the host; `rank` real dims sit at the end, the outermost needs no `%`.
+fn offset(idx: u32, shape: array<vec4u, 2>, stride: array<vec4u, 2>, rank: u32) -> u32 {
   var rem = idx;
   var off = 0u;
-  for (var d = 5i; d >= 0; d--) {
+  let last = 6i - i32(rank);
+  // Constant bounds and indices once unrolled; the outermost real dim takes the rest, no `%`.
+  for (var d = 5i; d >= 0i; d--) {
+    if (d == last) {
+      off += rem * dimv(stride, u32(d));
+      break;
+    }
     let s = dimv(shape, u32(d));
     off += (rem % s) * dimv(stride, u32(d));
     rem = rem / s;
@@ -37,10 +47,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) li: u32) {
   let o = wid.y * nwg.x + wid.x;
   if (o >= p.nout) { return; }
-  let base = offset(o, p.kshape, p.kstride);
+  let base = offset(o, p.kshape, p.kstride, KRANK);
   var v = select(0.0, -3.4028235e38, OP == 1u);
   for (var r = li; r < p.nred; r += WG) {
-    let xv = x[base + offset(r, p.rshape, p.rstride)];
+    let xv = x[base + offset(r, p.rshape, p.rstride, RRANK)];
     if (OP == 1u) { v = max(v, xv); } else { v += xv; }
   }
   acc[li] = v;

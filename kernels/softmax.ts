@@ -10,7 +10,7 @@ import softmaxSrc from "./softmax.wgsl" with { type: "text" };
 import softmaxGradSrc from "./softmax_grad.wgsl" with { type: "text" };
 import ceSrc from "./cross_entropy.wgsl" with { type: "text" };
 import ceGradSrc from "./cross_entropy_grad.wgsl" with { type: "text" };
-import { f32, grid, kernel } from "./kernel.ts";
+import { f32, grid, kernel, rowEntry } from "./kernel.ts";
 import { empty, fmtShape, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
@@ -55,8 +55,14 @@ export function softmaxRaw(x: Tensor, dim = -1, log = false): Tensor {
   checkFloat(op, x);
   const l = rowLayout(op, x.shape, dim);
   const y = empty(x.shape, "f32", op);
-  kernel({ name: op, code: softmaxSrc, constants: { LOG: log ? 1 : 0, WG: ROW_WG } })
-    .dispatch([x, y], [l.rows, l.len, l.inner], grid(l.rows));
+  const e = rowEntry(l.rows, l.len, ROW_WG);
+  kernel({
+    name: op,
+    code: softmaxSrc,
+    entry: e.entry,
+    constants: { LOG: log ? 1 : 0, WG: ROW_WG },
+  })
+    .dispatch([x, y], [l.rows, l.len, l.inner], e.groups);
   return y;
 }
 
@@ -65,8 +71,13 @@ export function softmaxGradRaw(y: Tensor, dy: Tensor, dim = -1, log = false): Te
   const op = log ? "log_softmax_grad" : "softmax_grad";
   const l = rowLayout(op, y.shape, dim);
   const dx = empty(y.shape, "f32", op);
-  kernel({ name: op, code: softmaxGradSrc, constants: { LOG: log ? 1 : 0, WG: ROW_WG } })
-    .dispatch([y, dy, dx], [l.rows, l.len, l.inner], grid(l.rows));
+  const e = rowEntry(l.rows, l.len, ROW_WG);
+  kernel({
+    name: op,
+    code: softmaxGradSrc,
+    entry: e.entry,
+    constants: { LOG: log ? 1 : 0, WG: ROW_WG },
+  }).dispatch([y, dy, dx], [l.rows, l.len, l.inner], e.groups);
   return dx;
 }
 

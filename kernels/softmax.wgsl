@@ -52,3 +52,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (LOG == 1u) { y[i] = (x[i] - m) - ls; } else { y[i] = exp(x[i] - m) / s; }
   }
 }
+
+// One row per invocation, no workgroup memory or barriers: on CPU adapters barriers are costly
+// and short rows (attention: one per token) leave most of a per-row workgroup idle.
+@compute @workgroup_size(WG)
+fn rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let r = (wid.y * nwg.x + wid.x) * WG + li;
+  if (r >= p.rows) { return; }
+  let base = (r / p.inner) * p.len * p.inner + r % p.inner;
+  var m = -3.4028235e38;
+  for (var k = 0u; k < p.len; k++) { m = max(m, x[base + k * p.inner]); }
+  var s = 0.0;
+  for (var k = 0u; k < p.len; k++) { s += exp(x[base + k * p.inner] - m); }
+  let ls = log(s);
+  for (var k = 0u; k < p.len; k++) {
+    let i = base + k * p.inner;
+    if (LOG == 1u) { y[i] = (x[i] - m) - ls; } else { y[i] = exp(x[i] - m) / s; }
+  }
+}

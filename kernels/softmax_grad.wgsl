@@ -34,3 +34,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (LOG == 1u) { dx[i] = dy[i] - exp(y[i]) * s; } else { dx[i] = y[i] * (dy[i] - s); }
   }
 }
+
+// One row per invocation (see softmax.wgsl `rows`).
+@compute @workgroup_size(WG)
+fn rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let r = (wid.y * nwg.x + wid.x) * WG + li;
+  if (r >= p.rows) { return; }
+  let base = (r / p.inner) * p.len * p.inner + r % p.inner;
+  var s = 0.0;
+  for (var k = 0u; k < p.len; k++) {
+    let i = base + k * p.inner;
+    if (LOG == 1u) { s += dy[i]; } else { s += dy[i] * y[i]; }
+  }
+  for (var k = 0u; k < p.len; k++) {
+    let i = base + k * p.inner;
+    if (LOG == 1u) { dx[i] = dy[i] - exp(y[i]) * s; } else { dx[i] = y[i] * (dy[i] - s); }
+  }
+}

@@ -4,6 +4,9 @@
 // view in row-major order. Used for head split/merge permutations.
 override MODE: u32 = 0u;
 override WG: u32 = 256u;
+// Dims left after the host merged contiguous ones (1-6): a pipeline constant, so the loop unrolls
+// and the outermost dim needs no division.
+override RANK: u32 = 6u;
 
 struct P {
   n: u32, offset: u32, _p0: u32, _p1: u32,
@@ -25,8 +28,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= p.n) { return; }
   var rem = i;
   var j = p.offset;
-  for (var d = 5i; d >= 0; d--) {
+  let last = 6i - i32(RANK);
+  // Constant bounds and indices once unrolled; the outermost real dim takes the rest, no `%`.
+  for (var d = 5i; d >= 0i; d--) {
     let s = dimv(p.shape, u32(d));
+    if (d == last) {
+      j += rem * dimv(p.stride, u32(d));
+      break;
+    }
     j += (rem % s) * dimv(p.stride, u32(d));
     rem = rem / s;
   }
