@@ -17,21 +17,17 @@ struct P {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
-fn index(wid: vec3u, nwg: vec3u, lid: u32) -> i32 {
-  return i32((wid.y * nwg.x + wid.x) * WG + lid);
-}
-
 // a0 = cinG (ic per group), a1 = coutG, a2 = coutP, a3 = Mh, a4 = Mw, a5 = KH, a6 = KW,
-// a7 = kh0, a8 = kw0, a9 = ksh, a10 = ksw, a11 = swap.
+// a7 = kh0, a8 = kw0, a9 = ksh, a10 = ksw, a11 = swap. Grid: x covers o (WG per workgroup),
+// y = tap, z = ic, so no thread divides (integer division is slow on CPU adapters).
 @compute @workgroup_size(WG)
-fn weights(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-           @builtin(local_invocation_index) lid: u32) {
-  let d = index(wid, nwg, lid);
-  if (d >= p.n) { return; }
+fn weights(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = i32(wid.x * WG + lid);
+  if (o >= p.a2) { return; }
+  let tap = i32(wid.y);
+  let ic = i32(wid.z);
   let taps = p.a3 * p.a4;
-  let o = d % p.a2;
-  let tap = (d / p.a2) % taps;
-  let ic = d / (p.a2 * taps);
+  let d = (ic * taps + tap) * p.a2 + o;
   var v = 0.0;
   if (o < p.a1) {
     let g = ic / p.a0;

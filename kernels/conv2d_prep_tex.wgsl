@@ -32,16 +32,14 @@ fn weight(ic: i32, tap: i32, o: i32) -> f32 {
   return src[wi + kh * p.a6 + kw];
 }
 
+// Grid: x covers o4 (WG per workgroup), y = tap, z = ic: no per-thread division.
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let d = i32((wid.y * nwg.x + wid.x) * WG + lid);
-  if (d >= p.n) { return; }
-  let taps = p.a3 * p.a4;
-  let o4 = d % p.a2;
-  let row = d / p.a2;
-  let tap = row % taps;
-  let ic = row / taps;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o4 = i32(wid.x * WG + lid);
+  if (o4 >= p.a2) { return; }
+  let tap = i32(wid.y);
+  let ic = i32(wid.z);
+  let row = ic * p.a3 * p.a4 + tap;
   let o = o4 * 4;
   textureStore(dst, vec2i(o4, row), 0,
     vec4f(weight(ic, tap, o), weight(ic, tap, o + 1), weight(ic, tap, o + 2), weight(ic, tap, o + 3)));

@@ -64,11 +64,14 @@ function roundUp(v: number, m: number): number {
   return Math.ceil(v / m) * m;
 }
 
+/** Re-lays weights (conv2d_prep.wgsl `weights`); params a0..a11 as documented there. */
 function prep(entry: "weights", src: Tensor, dst: Tensor, params: number[]): void {
   const full = [dst.size, ...params];
   while (full.length < 16) full.push(0);
-  kernel({ name: `conv2d_prep_${entry}`, code: prepSrc, entry, constants: { WG: 256 } })
-    .dispatch([src, dst], full, grid(Math.ceil(dst.size / 256)));
+  const coutP = params[2], taps = params[3] * params[4];
+  const ics = dst.size / (coutP * taps);
+  kernel({ name: `conv2d_prep_${entry}`, code: prepSrc, entry, constants: { WG: 64 } })
+    .dispatch([src, dst], full, [Math.ceil(coutP / 64), taps, ics]);
 }
 
 /** Copies `[planes, H, W]` planes into zero-padded `[planes, Hp, Wp]` at (top, left). */
@@ -226,7 +229,7 @@ function tiledWeightsTexture(
   const params = [n, cinG, coutG, coutP / 4, taps[0], taps[1], k[0], k[1], start[0], start[1]];
   params.push(step[0], step[1], swap ? 1 : 0, 0, 0, 0);
   texKernel("conv2d_prep_tex", () => prepTexSrc, ["read", "tex-write"], { WG: 64 })
-    .dispatch([w, t], params, grid(Math.ceil(n / 64)));
+    .dispatch([w, t], params, [Math.ceil(coutP / 4 / 64), taps[0] * taps[1], ics]);
   return t;
 }
 
