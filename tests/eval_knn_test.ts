@@ -2,6 +2,7 @@
 // report), the eval_knn command on the same checkpoint (same numbers), and its errors.
 import assert from "node:assert/strict";
 import { writeSampleImages } from "../data/sample.ts";
+import { decodeEventFile } from "../core/logging/event_reader.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"];
@@ -51,6 +52,14 @@ Deno.test("knn_monitor logs kNN top-1 every epoch; eval_knn on the checkpoint gi
       );
     }
     assert.match(await Deno.readTextFile(`${dir}/run/train.log`), /kNN top-1 after epoch 2: k=5/);
+    // TensorBoard has the same values at the same steps (float32 there).
+    const tf = [...Deno.readDirSync(`${dir}/run`)].find((f) => f.name.startsWith("events.out"))!;
+    const knnEvents = decodeEventFile(await Deno.readFile(`${dir}/run/${tf.name}`))
+      .flatMap((e) => e.values.filter((v) => v.tag === "knn/top1_k5").map((v) => [e.step, v]));
+    assert.deepEqual(knnEvents.map(([step]) => step), [2, 5]);
+    knnEvents.forEach(([, v], i) =>
+      assert.ok(Math.abs((v as { simpleValue: number }).simpleValue - rows[i]["knn/top1_k5"]) < 1e-4)
+    );
     const report = await Deno.readTextFile(`${dir}/run/report.html`);
     assert.match(report, /kNN top-1 \(validation\)/);
     assert.match(report, /Last kNN top-1 \(step 5\)/);
