@@ -107,7 +107,7 @@ export function coalesceDims(
   shape: readonly number[],
   strides: readonly (readonly number[])[],
 ): { shape: number[]; strides: number[][] } {
-  const keep = shape.map((d, i) => i).filter((i) => shape[i] !== 1);
+  const keep = shape.map((_, i) => i).filter((i) => shape[i] !== 1);
   const outShape: number[] = [];
   const outStrides: number[][] = strides.map(() => []);
   for (const i of keep) {

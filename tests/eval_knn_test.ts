@@ -58,7 +58,9 @@ Deno.test("knn_monitor logs kNN top-1 every epoch; eval_knn on the checkpoint gi
       .flatMap((e) => e.values.filter((v) => v.tag === "knn/top1_k5").map((v) => [e.step, v]));
     assert.deepEqual(knnEvents.map(([step]) => step), [2, 5]);
     knnEvents.forEach(([, v], i) =>
-      assert.ok(Math.abs((v as { simpleValue: number }).simpleValue - rows[i]["knn/top1_k5"]) < 1e-4)
+      assert.ok(
+        Math.abs((v as { simpleValue: number }).simpleValue - rows[i]["knn/top1_k5"]) < 1e-4,
+      )
     );
     const report = await Deno.readTextFile(`${dir}/run/report.html`);
     assert.match(report, /kNN top-1 \(validation\)/);
