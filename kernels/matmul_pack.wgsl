@@ -21,14 +21,15 @@ fn at(base: u32, i: u32, j: u32) -> f32 {
   return x[base + i * p.rs + j * p.cs];
 }
 
-// Grid: x covers the texels t of a row (WG per workgroup), y = row h of a layer, z = layer
-// of this dispatch; only workgroup-uniform values are divided.
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let t = wid.x * WG + li;
-  if (t >= p.W) { return; }
-  let h = wid.y;
-  let layer = p.layer0 + wid.z;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let id = (wid.y * nwg.x + wid.x) * WG + li;
+  if (id >= p.total) { return; }
+  let t = id % p.W;
+  let rest = id / p.W;
+  let h = rest % p.H;
+  let layer = p.layer0 + rest / p.H;
   let b = layer / p.chunks;
   let i = (layer % p.chunks) * p.H + h;
   var v = vec4f(0.0);
@@ -37,5 +38,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     let j = t * 4u;
     v = vec4f(at(base, i, j), at(base, i, j + 1u), at(base, i, j + 2u), at(base, i, j + 3u));
   }
-  y[(wid.z * p.H + h) * p.Wp + t] = v;
+  y[rest * p.Wp + t] = v;
 }

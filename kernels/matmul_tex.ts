@@ -10,7 +10,7 @@
  */
 import texSrc from "./matmul_tex.wgsl" with { type: "text" };
 import packSrc from "./matmul_pack.wgsl" with { type: "text" };
-import { kernel, packParams } from "./kernel.ts";
+import { grid, kernel, packParams } from "./kernel.ts";
 import { device, GpuError } from "../core/device.ts";
 import {
   computePass,
@@ -272,10 +272,10 @@ function fillTexture(
     const total = nl * h * w;
     const staging = pool.acquire(nl * layerBytes, "matmul-pack");
     try {
-      kernel({ name: "matmul_pack", code: packSrc, constants: { WG: 64 } }).dispatch(
+      kernel({ name: "matmul_pack", code: packSrc, constants: { WG: 256 } }).dispatch(
         [o.t, { buffer: staging, size: nl * layerBytes }],
         [o.rows, o.cols, rs, cs, o.batched ? o.rows * o.cols : 0, b0, chunks, h, w, wp, total, l0],
-        [Math.ceil(w / 64), h, nl],
+        grid(Math.ceil(total / 256)),
       );
       copyEncoder().copyBufferToTexture(
         { buffer: staging, bytesPerRow: wp * 16, rowsPerImage: h },
