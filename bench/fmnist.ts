@@ -5,7 +5,11 @@
  * the PyTorch 1.13 reference beside them. Writes `bench/results/fmnist_<adapter>.json` (seed 0;
  * other seeds `fmnist_<adapter>_seed<N>.json`).
  *
- * `deno task eval:fmnist [--seed=0] [--steps=600] [--out=DIR] [--data=DIR]`
+ * `deno task eval:fmnist [--seed=0] [--steps=600] [--out=DIR] [--data=DIR] [--eval-only=DIR]`
+ *
+ * `--eval-only=DIR` evaluates a finished run of this recipe in DIR instead of training (its
+ * checkpoint, metrics and the train time its train.log recorded), e.g. when the evaluation of
+ * a long run failed.
  *
  * Data: Debian's `dataset-fashion-mnist` (`/usr/share/datasets/fashion-mnist`, IDX files read
  * directly); installed with apt when missing (needs root or sudo). `--data` or
@@ -167,6 +171,7 @@ if (import.meta.main) {
       out: { type: "string" },
       data: { type: "string" },
       "skip-pixels": { type: "boolean", default: false },
+      "eval-only": { type: "string" },
     },
   });
   const seed = Number(values.seed), steps = Number(values.steps);
@@ -177,7 +182,8 @@ if (import.meta.main) {
   const train = await readIdxDataset(trainPath);
   const test = await readIdxDataset(await idxPath(dir, "t10k-images-idx3-ubyte"));
   if (!train.labels || !test.labels) throw new Error(`labels files missing in ${dir}`);
-  const out = values.out ?? await Deno.makeTempDir({ prefix: "sinter-fmnist-" });
+  const evalOnly = values["eval-only"];
+  const out = evalOnly ?? values.out ?? await Deno.makeTempDir({ prefix: "sinter-fmnist-" });
   const config = fmnistRecipe(trainPath, out, seed, steps);
   console.log(`adapter: ${dev.report.description}; out: ${out}`);
 
@@ -188,7 +194,7 @@ if (import.meta.main) {
   fresh.getModel().dispose();
   console.log(`random init: k=20 ${pct(random.top1[20])}  k=200 ${pct(random.top1[200])}`);
 
-  const r = await pretrain(config);
+  const r = evalOnly ? await finishedRun(evalOnly) : await pretrain(config);
   const ck = await loadCheckpoint(r.checkpoint);
   const trained = modelFromCheckpoint(ck);
   const pre = await encoderKnn(trained, train, test);
@@ -211,7 +217,8 @@ if (import.meta.main) {
     backend: dev.report.backend,
     seed,
     steps: r.steps,
-    complete: steps === 600,
+    complete: r.steps === 600,
+    evaluated_separately: evalOnly ? `--eval-only ${evalOnly}: the run trained earlier` : undefined,
     pretrained: { k20, k200: pct(pre.top1[200]) },
     random_init: { k20: pct(random.top1[20]), k200: pct(random.top1[200]) },
     raw_pixels: pixels ? { k20: pct(pixels[20]), k200: pct(pixels[200]) } : null,
@@ -237,10 +244,10 @@ if (import.meta.main) {
   };
   const slug = dev.report.description.toLowerCase().replace(/[^a-z0-9.]+/g, "-")
     .replace(/^-|-$/g, "");
-  const suffix = (seed ? `_seed${seed}` : "") + (steps === 600 ? "" : "_partial");
+  const suffix = (seed ? `_seed${seed}` : "") + (r.steps === 600 ? "" : "_partial");
   const file = new URL(`./results/fmnist_${slug}${suffix}.json`, import.meta.url);
   await Deno.writeTextFile(file, JSON.stringify(result, null, 2) + "\n");
-  if (steps === 600) {
+  if (r.steps === 600) {
     updateReadme(new URL("../README.md", import.meta.url), new URL("./results/", import.meta.url));
   }
   console.log(
@@ -251,6 +258,16 @@ if (import.meta.main) {
       })\n  train ${result.train_seconds} s, ${result.images_per_second} images/s\n` +
       `wrote ${file.pathname}`,
   );
+}
+
+/** Steps, train seconds and checkpoint of a finished run (its train.log "Finished" line). */
+async function finishedRun(
+  dir: string,
+): Promise<{ steps: number; seconds: number; checkpoint: string }> {
+  const log = await Deno.readTextFile(`${dir}/train.log`);
+  const m = /Finished (\d+) steps in ([\d.]+) s/.exec(log);
+  if (!m) throw new Error(`${dir}/train.log has no "Finished N steps" line: the run did not end`);
+  return { steps: Number(m[1]), seconds: Number(m[2]), checkpoint: `${dir}/checkpoints/last.ckpt` };
 }
 
 async function gitHead(): Promise<string | null> {

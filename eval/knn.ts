@@ -7,14 +7,14 @@
  * @module
  */
 import { noGrad } from "../core/autograd.ts";
-import { tensor, tidy } from "../core/tensor.ts";
+import { type Tensor, tensor, tidy } from "../core/tensor.ts";
 import { embedData, type Embeddings } from "../core/embed.ts";
 import { DataError } from "../data/files.ts";
 import { type DataSpec, describeData, openImageArray } from "../data/array.ts";
 import { listImages } from "../data/files.ts";
 import { l2Normalize, matmul } from "../kernels/mod.ts";
 import { loadModelWithWeights, type ModelWrapper } from "../models/wrapper.ts";
-import { initDevice } from "../core/device.ts";
+import { device, initDevice } from "../core/device.ts";
 import { loadCheckpoint } from "../core/checkpoint.ts";
 import { modelFromCheckpoint } from "../core/export.ts";
 import { ConfigError, nearestKey } from "../core/schema.ts";
@@ -37,8 +37,41 @@ export interface KnnOptions {
   k?: number[];
   /** Vote temperature (default 0.07). */
   temperature?: number;
-  /** Queries per GPU chunk (default 256). */
+  /** Queries per GPU chunk (default 256; fewer when a chunk would exceed a storage binding). */
   chunk?: number;
+  /** Most bank rows per GPU part (default: as many as fit one storage binding). */
+  bankChunk?: number;
+}
+
+/**
+ * Merges similarities `row` (bank rows `offset..`) into query `r`'s `kMax` largest, kept sorted
+ * in `val`/`idx` (row `r` of `kMax` slots; `filled[r]` in use). A partial insertion sort: kMax
+ * is small next to the bank. Ties keep the earlier bank row first.
+ */
+function topK(
+  row: Float32Array,
+  offset: number,
+  kMax: number,
+  r: number,
+  val: Float32Array,
+  idx: Int32Array,
+  filled: Int32Array,
+): void {
+  const base = r * kMax;
+  let n = filled[r];
+  for (let j = 0; j < row.length; j++) {
+    const v = row[j];
+    if (n === kMax && v <= val[base + n - 1]) continue;
+    let p = n < kMax ? n++ : kMax - 1;
+    while (p > 0 && val[base + p - 1] < v) {
+      val[base + p] = val[base + p - 1];
+      idx[base + p] = idx[base + p - 1];
+      p--;
+    }
+    val[base + p] = v;
+    idx[base + p] = offset + j;
+  }
+  filled[r] = n;
 }
 
 // A loop, not Math.max(...labels): spreading 60k arguments overflows the stack.
@@ -65,41 +98,64 @@ export async function knnAccuracy(
   const chunk = opts.chunk ?? 256;
   const classes = maxLabel(bank.labels, queries.labels) + 1;
   const correct = ks.map(() => 0);
-  const b = tidy(() => noGrad(() => l2Normalize(tensor(bank.data, [nb, dim]), 1)));
+  // The bank goes to the GPU in parts that each fit one storage binding, as do the query chunk
+  // and its similarities to a part; the top-k of each query is merged across the parts.
+  const limit = device().maxBinding;
+  const qRows = Math.max(1, Math.min(chunk, Math.floor(limit / (4 * dim))));
+  const partRows = Math.max(
+    1,
+    Math.min(nb, opts.bankChunk ?? nb, Math.floor(limit / (4 * Math.max(dim, qRows)))),
+  );
+  const parts: { start: number; rows: number; t: Tensor }[] = [];
   try {
-    for (let q0 = 0; q0 < nq; q0 += chunk) {
-      const rows = Math.min(chunk, nq - q0);
-      const sim = tidy(() =>
-        noGrad(() => {
-          const q = l2Normalize(
+    for (let b0 = 0; b0 < nb; b0 += partRows) {
+      const rows = Math.min(partRows, nb - b0);
+      const data = bank.data.subarray(b0 * dim, (b0 + rows) * dim);
+      parts.push({
+        start: b0,
+        rows,
+        t: tidy(() => noGrad(() => l2Normalize(tensor(data, [rows, dim]), 1))),
+      });
+    }
+    const idx = new Int32Array(qRows * kMax), val = new Float32Array(qRows * kMax);
+    const filled = new Int32Array(qRows);
+    for (let q0 = 0; q0 < nq; q0 += qRows) {
+      const rows = Math.min(qRows, nq - q0);
+      filled.fill(0);
+      const q = tidy(() =>
+        noGrad(() =>
+          l2Normalize(
             tensor(queries.data.subarray(q0 * dim, (q0 + rows) * dim), [rows, dim]),
             1,
-          );
-          return matmul(q, b, false, true);
-        })
+          )
+        )
       );
-      const s = (await sim.data()) as Float32Array;
-      sim.dispose();
-      const idx = new Int32Array(kMax), val = new Float32Array(kMax);
-      for (let r = 0; r < rows; r++) {
-        const row = s.subarray(r * nb, (r + 1) * nb);
-        // Partial insertion sort keeps the kMax largest (kMax is small next to nb).
-        let n = 0;
-        for (let j = 0; j < nb; j++) {
-          const v = row[j];
-          if (n === kMax && v <= val[n - 1]) continue;
-          let p = n < kMax ? n++ : kMax - 1;
-          while (p > 0 && val[p - 1] < v) {
-            val[p] = val[p - 1];
-            idx[p] = idx[p - 1];
-            p--;
+      try {
+        for (const part of parts) {
+          const sim = tidy(() => noGrad(() => matmul(q, part.t, false, true)));
+          const s = (await sim.data()) as Float32Array;
+          sim.dispose();
+          for (let r = 0; r < rows; r++) {
+            topK(
+              s.subarray(r * part.rows, (r + 1) * part.rows),
+              part.start,
+              kMax,
+              r,
+              val,
+              idx,
+              filled,
+            );
           }
-          val[p] = v;
-          idx[p] = j;
         }
+      } finally {
+        q.dispose();
+      }
+      for (let r = 0; r < rows; r++) {
         ks.forEach((k, ki) => {
           const votes = new Float64Array(classes);
-          for (let i = 0; i < k; i++) votes[bank.labels[idx[i]]] += Math.exp(val[i] / t);
+          for (let i = 0; i < k; i++) {
+            votes[bank.labels[idx[r * kMax + i]]] += Math.exp(val[r * kMax + i] / t);
+          }
           let best = 0;
           for (let c = 1; c < classes; c++) if (votes[c] > votes[best]) best = c;
           if (best === queries.labels[q0 + r]) correct[ki]++;
@@ -107,7 +163,7 @@ export async function knnAccuracy(
       }
     }
   } finally {
-    b.dispose();
+    for (const p of parts) p.t.dispose();
   }
   const out: Record<number, number> = {};
   ks.forEach((k, i) => (out[opts.k?.[i] ?? k] = correct[i] / nq));

@@ -68,6 +68,11 @@ Deno.test("kNN top-1 equals a brute-force float64 reference on overlapping class
   const bank = make(300), q = make(120);
   const got = await knnAccuracy(bank, q, { k: [1, 7, 20, 500], chunk: 50 });
   for (const k of [1, 7, 20]) assert.equal(got[k], knnReference(bank, q, k), `k=${k}`);
+  // A bank split into parts (as a large one is, to fit the binding limit) gives the same result.
+  assert.deepEqual(
+    await knnAccuracy(bank, q, { k: [1, 7, 20, 500], chunk: 50, bankChunk: 70 }),
+    got,
+  );
   // k beyond the bank is capped at the bank size.
   assert.equal(got[500], knnReference(bank, q, 300));
   // Overlapping classes: neither chance nor perfect, so a wrong vote rule would show.
