@@ -33,6 +33,7 @@ Deno.test("config defaults: the four methods match spec section 3.1", () => {
       contrast: 0.8,
       saturation: t.sat,
       hue: 0.2,
+      single_channel: false, // the Sinter extension, off: LightlyTrain's behaviour
     });
     assert.equal(a.random_gray_scale, 0.2);
     assert.deepEqual(a.normalize, IMAGENET);
