@@ -1,11 +1,10 @@
 // The command line end to end: pretrain, export, embed, errors, NaN stop, new_method.
 import assert from "node:assert/strict";
+import { cli } from "./cli_helper.ts";
 import { writeSampleImages } from "../data/sample.ts";
 import { loadCheckpoint } from "../core/checkpoint.ts";
 import { loadSafetensors } from "../models/safetensors.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"];
 const SMALL = [
   "model=sinter/tinycnn16",
   "method=simclr",
@@ -15,16 +14,6 @@ const SMALL = [
   "method_args.output_dim=16",
   "transform_args.image_size=[16,16]",
 ];
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command("deno", {
-    args: ["run", ...PERMS, CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: r.code, out: d.decode(r.stdout), err: d.decode(r.stderr) };
-}
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();

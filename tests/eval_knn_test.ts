@@ -1,21 +1,9 @@
 // kNN evaluation end to end: the knn_monitor callback during pretrain (metrics.jsonl and the
 // report), the eval_knn command on the same checkpoint (same numbers), and its errors.
 import assert from "node:assert/strict";
+import { cli } from "./cli_helper.ts";
 import { writeSampleImages } from "../data/sample.ts";
 import { decodeEventFile } from "../core/logging/event_reader.ts";
-
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"];
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command("deno", {
-    args: ["run", ...PERMS, CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: r.code, out: d.decode(r.stdout), err: d.decode(r.stderr) };
-}
 
 Deno.test("knn_monitor logs kNN top-1 every epoch; eval_knn on the checkpoint gives the same numbers", async () => {
   const dir = await Deno.makeTempDir();

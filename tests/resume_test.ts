@@ -1,9 +1,9 @@
 // A killed run resumed with resume_interrupted=true ends bit-identical to an uninterrupted run.
 import assert from "node:assert/strict";
+import { CLI, PERMS } from "./cli_helper.ts";
 import { writeSampleImages } from "../data/sample.ts";
 import { loadCheckpoint } from "../core/checkpoint.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const ARGS = [
   "model=sinter/tinycnn16",
   "method=simclr",
@@ -20,10 +20,7 @@ function cli(out: string, data: string, extra: string[] = []) {
   return new Deno.Command("deno", {
     args: [
       "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
+      ...PERMS,
       CLI,
       "pretrain",
       `out=${out}`,
