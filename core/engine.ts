@@ -93,6 +93,8 @@ export class BufferPool {
 
   /** Destroys all free buffers (live ones are untouched). */
   trim(): void {
+    // Work already encoded may still use a free buffer: submit it first (destroy waits for it).
+    flush();
     for (const list of this.#free.values()) for (const b of list) b.destroy();
     this.#free.clear();
     this.#stats.freeBytes = 0;

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { bucketSize, initDevice, pool, tensor } from "./mod.ts";
+import { add } from "../kernels/mod.ts";
+import { trimMatmulTextures } from "../kernels/matmul_tex.ts";
+import { trimConvTextures } from "../kernels/conv2d_tex.ts";
 
 Deno.test("pool tracks the peak of live bytes until resetPeak", async () => {
   await initDevice();
@@ -19,4 +22,19 @@ Deno.test("pool tracks the peak of live bytes until resetPeak", async () => {
   assert.equal(pool.stats().peakLiveBytes, base, "resetPeak forgets the old peak");
   a.dispose();
   assert.equal(pool.stats().peakLiveBytes, base, "a release does not lower the peak");
+});
+
+Deno.test("trimming the pool submits encoded work first: a freed buffer it uses stays valid", async () => {
+  await initDevice();
+  const x = tensor(new Float32Array(1024).fill(2), [1024]);
+  const tmp = add(x, x); // encoded, not submitted
+  const y = add(tmp, x);
+  tmp.dispose(); // back to the free list while the encoder still reads it
+  pool.trim(); // destroys free buffers
+  trimMatmulTextures();
+  trimConvTextures();
+  const v = await y.data(); // a destroyed buffer in the submit would raise a GPU error here
+  assert.equal(v[0], 6);
+  x.dispose();
+  y.dispose();
 });

@@ -119,6 +119,7 @@ export function releaseTexture(t: ConvTexture): void {
 
 /** Destroys every cached (free) conv2d texture. */
 export function trimConvTextures(): void {
+  flush(); // encoded work may still use a free texture
   for (const list of free.values()) for (const t of list) t.tex.destroy();
   free.clear();
   freeBytes = 0;

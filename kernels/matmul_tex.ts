@@ -157,6 +157,7 @@ export function texturePoolStats(): TexturePoolStats {
 
 /** Destroys every cached (free) matmul texture. */
 export function trimMatmulTextures(): void {
+  flush(); // encoded work may still use a free texture
   for (const list of freeTex.values()) for (const t of list) t.tex.destroy();
   freeTex.clear();
   texStats.freeBytes = 0;
