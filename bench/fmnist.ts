@@ -23,7 +23,7 @@ import { initDevice } from "../core/device.ts";
 import { pretrain } from "../core/trainer.ts";
 import { loadCheckpoint } from "../core/checkpoint.ts";
 import { modelFromCheckpoint } from "../core/export.ts";
-import { readIdxDataset } from "../data/idx.ts";
+import { findIdxFile, readIdxDataset } from "../data/idx.ts";
 import type { ImageArray } from "../data/array.ts";
 import { knnAccuracy, type KnnEvalResult, knnEvaluate } from "../eval/knn.ts";
 import { createModel, type ModelWrapper } from "../models/wrapper.ts";
@@ -98,24 +98,15 @@ export function fmnistRecipe(
   };
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** `<dir>/<base>.gz`, or the uncompressed `<dir>/<base>`. */
 async function idxPath(dir: string, base: string): Promise<string> {
-  for (const p of [`${dir}/${base}.gz`, `${dir}/${base}`]) if (await exists(p)) return p;
-  throw new Error(`${dir}: no ${base}[.gz]`);
+  const p = await findIdxFile(`${dir}/${base}.gz`);
+  if (!p) throw new Error(`${dir}: no ${base}[.gz]`);
+  return p;
 }
 
 async function ensureData(dir: string): Promise<void> {
-  if (await exists(`${dir}/train-images-idx3-ubyte.gz`)) return;
-  if (await exists(`${dir}/train-images-idx3-ubyte`)) return;
+  if (await findIdxFile(`${dir}/train-images-idx3-ubyte.gz`)) return;
   if (dir !== DEFAULT_DIR) {
     throw new Error(`no Fashion-MNIST IDX files in ${dir} (expected train-images-idx3-ubyte.gz)`);
   }

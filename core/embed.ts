@@ -15,13 +15,12 @@ import { modelFromCheckpoint } from "./export.ts";
 import { writeFileAtomic } from "../models/safetensors.ts";
 import { saveSafetensors } from "../models/safetensors.ts";
 import { createLoader } from "../data/loader.ts";
-import { listImages } from "../data/files.ts";
 import { uploadU8Batch } from "../transforms/batch.ts";
 import { ViewPipeline } from "../transforms/views.ts";
 import type { ViewSpec } from "../transforms/sample.ts";
 import { reshapeOp } from "../kernels/matmul.ts";
 import type { ModelWrapper } from "../models/wrapper.ts";
-import { type DataSpec, openImageArray } from "../data/array.ts";
+import { type DataSpec, openDataset } from "../data/array.ts";
 import { Rng } from "./random.ts";
 
 /** Arguments of {@link embed} (LightlyTrain's names). */
@@ -87,11 +86,11 @@ export async function embedData(
     channelDrop: null,
   };
   const pipeline = new ViewPipeline([spec]);
-  const array = await openImageArray(data);
-  const n = array ? array.count : (await listImages(data as string | string[])).files.length;
+  const dataset = await openDataset(data);
+  const n = dataset.size;
   const batchSize = Math.min(opts.batchSize, n);
   const loader = await createLoader({
-    data: array ?? data,
+    data: dataset.data,
     batchSize,
     size: Math.max(...opts.imageSize),
     resize: "stretch",

@@ -34,8 +34,7 @@ import { readMetrics } from "./logging/metrics.ts";
 import { createModel, loadModelWithWeights, type ModelWrapper } from "../models/wrapper.ts";
 import { saveSafetensors, writeFileAtomic } from "../models/safetensors.ts";
 import { createLoader, type ImageLoader } from "../data/loader.ts";
-import { listImages } from "../data/files.ts";
-import { describeData, openImageArray } from "../data/array.ts";
+import { describeData, openDataset } from "../data/array.ts";
 import { KnnMonitor } from "../eval/knn.ts";
 import {
   type MethodTransforms,
@@ -225,14 +224,14 @@ export async function pretrain(
       }
     }
     const bad: string[] = [];
-    const array = await openImageArray(c.data);
-    const datasetSize = array ? array.count : (await listImages(c.data as string[])).files.length;
+    const dataset = await openDataset(c.data);
+    const datasetSize = dataset.size;
     const len = resolveRunLength(c, datasetSize, plugin.defaults);
     const maxSteps = c.trainer_args?.max_steps;
     if (maxSteps !== undefined) len.totalSteps = Math.min(len.totalSteps, Number(maxSteps));
     const microBatch = len.batchSize;
     loader = await createLoader({
-      data: array ?? c.data,
+      data: dataset.data,
       batchSize: microBatch,
       size: Number(la.image_size ?? Math.ceil(maxView * 1.15)),
       resize: (la.resize as "fit" | "crop" | "stretch" | undefined) ?? "fit",

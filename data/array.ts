@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { DataError } from "./files.ts";
+import { DataError, listImages } from "./files.ts";
 import { isIdxImagesPath, readIdxDataset } from "./idx.ts";
 
 /** Decoded images of one size in memory, with optional labels. */
@@ -81,6 +81,16 @@ export async function openImageArray(data: DataSpec): Promise<ImageArray | null>
   }
   if (typeof data === "string" && isIdxImagesPath(data)) return await readIdxDataset(data);
   return null;
+}
+
+/**
+ * Opens `data` once for a run: an IDX file or ImageArray becomes the (checked) array, a folder
+ * or file list stays as given; `size` is the number of images either way.
+ */
+export async function openDataset(data: DataSpec): Promise<{ data: DataSpec; size: number }> {
+  const array = await openImageArray(data);
+  if (array) return { data: array, size: array.count };
+  return { data, size: (await listImages(data as string | readonly string[])).files.length };
 }
 
 /** Names of an array's images: `<source>#<index>` with the index zero-padded. */

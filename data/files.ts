@@ -80,7 +80,8 @@ function describe(extensions: readonly string[]): string {
   return extensions.map((e) => e.slice(1)).join(", ");
 }
 
-async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+/** `Deno.stat(path)`, or null when nothing is there (other errors are thrown). */
+export async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
   try {
     return await Deno.stat(path);
   } catch (e) {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DataError } from "./files.ts";
+import { DataError, statOrNull } from "./files.ts";
 import type { ImageArray } from "./array.ts";
 
 /** The contents of an IDX file. */
@@ -79,14 +79,11 @@ export function idxLabelsPath(imagesPath: string): string {
   return imagesPath.replace(/images-idx3-ubyte/, "labels-idx1-ubyte");
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
+/** The IDX file `path` as it exists: `path`, or its gzipped / uncompressed twin; else null. */
+export async function findIdxFile(path: string): Promise<string | null> {
+  const twin = path.endsWith(".gz") ? path.slice(0, -3) : `${path}.gz`;
+  for (const p of [path, twin]) if (await statOrNull(p)) return p;
+  return null;
 }
 
 /**
@@ -110,11 +107,7 @@ export async function readIdxDataset(imagesPath: string): Promise<ImageArray> {
     source: imagesPath.split("/").pop()!,
   };
   const named = idxLabelsPath(imagesPath);
-  const other = named.endsWith(".gz") ? named.slice(0, -3) : `${named}.gz`;
-  let labelsPath: string | null = null;
-  for (const p of [named, other]) {
-    if (p !== imagesPath && !labelsPath && await exists(p)) labelsPath = p;
-  }
+  const labelsPath = named === imagesPath ? null : await findIdxFile(named);
   if (labelsPath) {
     const lab = await readIdx(labelsPath);
     if (lab.shape.length !== 1 || lab.shape[0] !== count) {

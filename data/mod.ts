@@ -18,7 +18,13 @@ export { DecodePool } from "./pool.ts";
 export type { PoolOptions } from "./pool.ts";
 export { loadSharp, SHARP_PERMISSIONS } from "./sharp.ts";
 export * from "./sample.ts";
-export { parseIdx, readIdx, readIdxDataset } from "./idx.ts";
+export { findIdxFile, parseIdx, readIdx, readIdxDataset } from "./idx.ts";
 export type { IdxArray } from "./idx.ts";
-export { checkImageArray, describeData, isImageArray, openImageArray } from "./array.ts";
+export {
+  checkImageArray,
+  describeData,
+  isImageArray,
+  openDataset,
+  openImageArray,
+} from "./array.ts";
 export type { DataSpec, ImageArray } from "./array.ts";

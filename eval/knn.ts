@@ -475,10 +475,12 @@ export class KnnMonitor {
 
   /**
    * Checks before training that both sets exist and are labelled (IDX with labels, or images
-   * in class sub-folders), so a typo fails now and not after the first epoch.
+   * in class sub-folders), so a typo fails now and not after the first epoch. An IDX set is
+   * kept in memory for the later runs.
    */
   async check(): Promise<void> {
-    for (const [what, data] of [["train", this.args.train], ["val", this.args.val]] as const) {
+    for (const what of ["train", "val"] as const) {
+      const data = this.args[what];
       const array = await openImageArray(data);
       if (array) {
         if (!array.labels) {
@@ -487,6 +489,7 @@ export class KnnMonitor {
               `-labels-idx1-ubyte file beside the images file)`,
           );
         }
+        this.args[what] = array;
         continue;
       }
       const names = (await listImages(data as string | string[])).files.map((f) => f.name);

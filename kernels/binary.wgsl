@@ -1,14 +1,14 @@
 // out = a OP b with NumPy broadcasting: shapes padded to rank 6, a zero stride on broadcast dims.
-// The host merges dims that are contiguous for both operands (coalesceDims) and passes the rank
-// left (the RANK constant), so a same-shape op does no index arithmetic and a bias add one division: integer
-// division is scalar and slow on CPU adapters.
+// The host merges dims that are contiguous for both operands (coalesceDims) and sets the rank
+// left as the RANK constant, so a same-shape op does no index arithmetic and a bias add one
+// division: integer division is scalar and slow on CPU adapters.
 override OP: u32 = 0u;
 override WG: u32 = 256u;
 // Dims left after coalescing (1-6): a pipeline constant, so the index loop unrolls.
 override RANK: u32 = 6u;
 
 struct P {
-  n: u32, rank: u32, _p1: u32, _p2: u32,
+  n: u32, _p0: u32, _p1: u32, _p2: u32,
   shape: array<vec4u, 2>,
   sa: array<vec4u, 2>,
   sb: array<vec4u, 2>,

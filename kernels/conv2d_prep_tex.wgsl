@@ -6,7 +6,7 @@
 override WG: u32 = 64u;
 
 struct P {
-  n: i32, a0: i32, a1: i32, a2: i32,
+  _n: i32, a0: i32, a1: i32, a2: i32,
   a3: i32, a4: i32, a5: i32, a6: i32,
   a7: i32, a8: i32, a9: i32, a10: i32,
   a11: i32, a12: i32, a13: i32, a14: i32,

@@ -64,16 +64,6 @@ function roundUp(v: number, m: number): number {
   return Math.ceil(v / m) * m;
 }
 
-/** Re-lays weights (conv2d_prep.wgsl `weights`); params a0..a11 as documented there. */
-function prep(entry: "weights", src: Tensor, dst: Tensor, params: number[]): void {
-  const full = [dst.size, ...params];
-  while (full.length < 16) full.push(0);
-  const coutP = params[2], taps = params[3] * params[4];
-  const ics = dst.size / (coutP * taps);
-  kernel({ name: `conv2d_prep_${entry}`, code: prepSrc, entry, constants: { WG: 64 } })
-    .dispatch([src, dst], full, [Math.ceil(coutP / 64), taps, ics]);
-}
-
 /** Copies `[planes, H, W]` planes into zero-padded `[planes, Hp, Wp]` at (top, left). */
 function padPlanes(
   x: Tensor,
@@ -179,6 +169,23 @@ type WeightArgs = [
   boolean,
 ];
 
+/**
+ * The uniform block of conv2d_prep.wgsl / conv2d_prep_tex.wgsl (a0..a11 documented there);
+ * `coutUnits` is coutP in floats (storage) or texels (texture).
+ */
+function weightParams(
+  cinG: number,
+  coutG: number,
+  coutUnits: number,
+  taps: [number, number],
+  k: [number, number],
+  start: [number, number],
+  step: [number, number],
+  swap: boolean,
+): number[] {
+  return [0, cinG, coutG, coutUnits, ...taps, ...k, ...start, ...step, swap ? 1 : 0, 0, 0, 0];
+}
+
 /** A weight re-laid for the tiled kernel (see conv2d_prep.wgsl `weights`). */
 function tiledWeights(
   w: Tensor,
@@ -193,20 +200,12 @@ function tiledWeights(
   swap: boolean,
 ): Tensor {
   const wt = empty([ics * taps[0] * taps[1] * coutP], "f32", "conv2d_weights");
-  prep("weights", w, wt, [
-    cinG,
-    coutG,
-    coutP,
-    taps[0],
-    taps[1],
-    k[0],
-    k[1],
-    start[0],
-    start[1],
-    step[0],
-    step[1],
-    swap ? 1 : 0,
-  ]);
+  kernel({ name: "conv2d_prep_weights", code: prepSrc, entry: "weights", constants: { WG: 64 } })
+    .dispatch(
+      [w, wt],
+      weightParams(cinG, coutG, coutP, taps, k, start, step, swap),
+      [Math.ceil(coutP / 64), taps[0] * taps[1], ics],
+    );
   return wt;
 }
 
@@ -223,13 +222,12 @@ function tiledWeightsTexture(
   step: [number, number],
   swap: boolean,
 ): ConvTexture {
-  const rows = ics * taps[0] * taps[1];
-  const t = acquireTexture(coutP / 4, rows, 1);
-  const n = rows * coutP / 4;
-  const params = [n, cinG, coutG, coutP / 4, taps[0], taps[1], k[0], k[1], start[0], start[1]];
-  params.push(step[0], step[1], swap ? 1 : 0, 0, 0, 0);
-  texKernel("conv2d_prep_tex", () => prepTexSrc, ["read", "tex-write"], { WG: 64 })
-    .dispatch([w, t], params, [Math.ceil(coutP / 4 / 64), taps[0] * taps[1], ics]);
+  const t = acquireTexture(coutP / 4, ics * taps[0] * taps[1], 1);
+  texKernel("conv2d_prep_tex", () => prepTexSrc, ["read", "tex-write"], { WG: 64 }).dispatch(
+    [w, t],
+    weightParams(cinG, coutG, coutP / 4, taps, k, start, step, swap),
+    [Math.ceil(coutP / 4 / 64), taps[0] * taps[1], ics],
+  );
   return t;
 }
 

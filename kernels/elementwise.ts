@@ -139,7 +139,7 @@ export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, out?: Tensor):
   ]);
   const params = [
     y.size,
-    c.shape.length,
+    0,
     0,
     0,
     ...pad6(c.shape, 1),

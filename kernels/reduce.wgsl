@@ -8,7 +8,7 @@ override KRANK: u32 = 6u;
 override RRANK: u32 = 6u;
 
 struct P {
-  nout: u32, nred: u32, scale: f32, ranks: u32,
+  nout: u32, nred: u32, scale: f32, _p: u32,
   kshape: array<vec4u, 2>,
   kstride: array<vec4u, 2>,
   rshape: array<vec4u, 2>,
