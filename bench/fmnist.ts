@@ -28,7 +28,7 @@ import type { ImageArray } from "../data/array.ts";
 import { knnAccuracy, type KnnEvalResult, knnEvaluate } from "../eval/knn.ts";
 import { createModel, type ModelWrapper } from "../models/wrapper.ts";
 import "../models/mod.ts";
-import { updateReadme } from "./readme_table.ts";
+import { adapterSlug, updateReadme } from "./readme_table.ts";
 
 const DEFAULT_DIR = "/usr/share/datasets/fashion-mnist";
 const MEAN = 0.286, STD = 0.353;
@@ -233,8 +233,7 @@ if (import.meta.main) {
     meets_target: k20 >= PYTORCH.pretrained_k20.mean - 1,
     config,
   };
-  const slug = dev.report.description.toLowerCase().replace(/[^a-z0-9.]+/g, "-")
-    .replace(/^-|-$/g, "");
+  const slug = adapterSlug(dev.report.description);
   const suffix = (seed ? `_seed${seed}` : "") + (r.steps === 600 ? "" : "_partial");
   const file = new URL(`./results/fmnist_${slug}${suffix}.json`, import.meta.url);
   await Deno.writeTextFile(file, JSON.stringify(result, null, 2) + "\n");

@@ -34,7 +34,7 @@ import { benchModels, type ModelCaseResult } from "./models_bench.ts";
 import { benchMethods } from "./methods_bench.ts";
 import { benchLoader, benchViews } from "./loader_bench.ts";
 import { benchMemory, type MemoryCase } from "./memory_bench.ts";
-import { updateReadme } from "./readme_table.ts";
+import { adapterSlug, updateReadme } from "./readme_table.ts";
 import type { StepTiming } from "./step_timer.ts";
 
 const nproc = navigator.hardwareConcurrency;
@@ -229,7 +229,7 @@ await Deno.mkdir(dir, { recursive: true });
 // Only a full run writes the adapter's reference file; quick and partial runs write beside it.
 const partial = only.length > 0 || skip.length > 0;
 const suffix = quick ? "_quick" : partial ? "_partial" : "";
-const file = new URL(`${slug(report.description)}${suffix}.json`, dir);
+const file = new URL(`${adapterSlug(report.description)}${suffix}.json`, dir);
 await Deno.writeTextFile(file, JSON.stringify(out, null, 2) + "\n");
 printTable(out);
 console.log(`\nwrote ${file.pathname} (${out.seconds.total} s)`);
@@ -238,10 +238,6 @@ if (!suffix) {
   console.log("updated the README's benchmark table");
 }
 Deno.exit(0);
-
-function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9.]+/g, "-").replace(/^-|-$/g, "");
-}
 
 function fmt(v: number | null | undefined, w = 8, d = 2): string {
   return (v == null ? "-" : v.toFixed(d)).padStart(w);

@@ -7,6 +7,11 @@
  * @module
  */
 
+/** The file-name form of an adapter description (`bench/results/<slug>.json`). */
+export function adapterSlug(description: string): string {
+  return description.toLowerCase().replace(/[^a-z0-9.]+/g, "-").replace(/^-|-$/g, "");
+}
+
 const BEGIN = "<!-- bench-table:begin -->";
 const END = "<!-- bench-table:end -->";
 
