@@ -184,6 +184,16 @@ export function labelsFromFolders(
   return { labels, classes: names };
 }
 
+/** Throws unless every image sits in a class sub-folder. */
+function requireFolderLabels(names: readonly string[], what: string): void {
+  if (names.some((n) => classOf(n) === "")) {
+    throw new DataError(
+      `${what}: images need labels: put each class in its own sub-folder (class/image.jpg) ` +
+        `or give an IDX images file with its labels file beside it`,
+    );
+  }
+}
+
 function classOf(name: string): string {
   const i = name.indexOf("/");
   return i < 0 ? "" : name.slice(0, i);
@@ -223,14 +233,8 @@ export interface KnnEvalResult {
 function labelled(e: Embeddings, what: string, classes?: string[]): LabelledEmbeddings {
   let labels = e.labels;
   if (!labels) {
-    const names = e.filenames;
-    if (names.some((n) => classOf(n) === "")) {
-      throw new DataError(
-        `kNN ${what}: images need labels: put each class in its own sub-folder (class/image.jpg) ` +
-          `or give an IDX images file with its labels file beside it`,
-      );
-    }
-    labels = labelsFromFolders(names, classes).labels;
+    requireFolderLabels(e.filenames, `kNN ${what}`);
+    labels = labelsFromFolders(e.filenames, classes).labels;
   }
   return { data: e.embeddings, dim: e.dim, labels };
 }
@@ -493,12 +497,7 @@ export class KnnMonitor {
         continue;
       }
       const names = (await listImages(data as string | string[])).files.map((f) => f.name);
-      if (names.some((n) => classOf(n) === "")) {
-        throw new DataError(
-          `callbacks.knn_monitor.${what}: images need labels: put each class in its own ` +
-            `sub-folder (class/image.jpg)`,
-        );
-      }
+      requireFolderLabels(names, `callbacks.knn_monitor.${what}`);
     }
   }
 
