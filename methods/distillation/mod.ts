@@ -27,7 +27,7 @@ import { distillationV3Loss } from "./loss.ts";
 import { linearChannelsLast } from "../distillationv2/loss.ts";
 import { mixup } from "./mixup.ts";
 import { resolveQueueSize, TeacherQueue } from "./queue.ts";
-import { checkTeacherArgs, loadTeacher } from "./teacher.ts";
+import { checkTeacherArgs, DISTILLATION_RUN, distillationLars, loadTeacher } from "./teacher.ts";
 
 export { autoQueueSize } from "./queue.ts";
 
@@ -87,21 +87,9 @@ export const plugin: MethodPlugin<DistillationV3Args> = {
     optimizer: "adamw",
     optimizerArgs: {
       adamw: { lr: 5e-4, betas: [0.9, 0.999], eps: 1e-8, weightDecay: "auto" },
-      lars: {
-        lr: 1.8,
-        momentum: 0.9,
-        dampening: 0,
-        weightDecay: 1e-6,
-        nesterov: false,
-        trustCoefficient: 0.001,
-        eps: 1e-8,
-      },
+      lars: distillationLars(1.8),
     },
-    epochs: 100,
-    lrScaleMethod: "sqrt",
-    referenceBatchSize: 1536,
-    gradientClip: 1.0,
-    warmup: "epochs",
+    ...DISTILLATION_RUN,
   },
   transforms: builtinTransforms("distillation") as unknown as Record<string, unknown>,
   validate({ args }) {

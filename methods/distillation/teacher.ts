@@ -23,6 +23,28 @@ export interface TeacherArgs {
 /** The DINOv2 teacher Sinter suggests instead of LightlyTrain's DINOv3 default. */
 export const SUGGESTED_TEACHER = "dinov2/vitb14-noreg";
 
+/** LightlyTrain's LARS arguments of the distillation methods (v1, v2, v3 differ only in lr). */
+export function distillationLars(lr: number): Record<string, unknown> {
+  return {
+    lr,
+    momentum: 0.9,
+    dampening: 0,
+    weightDecay: 1e-6,
+    nesterov: false,
+    trustCoefficient: 0.001,
+    eps: 1e-8,
+  };
+}
+
+/** The run defaults the three distillation versions share (spec 2.1-2.3). */
+export const DISTILLATION_RUN = {
+  epochs: 100,
+  lrScaleMethod: "sqrt",
+  referenceBatchSize: 1536,
+  gradientClip: 1.0,
+  warmup: "epochs",
+} as const;
+
 /** Where the official PyTorch checkpoint of a registered model comes from. */
 export interface OfficialCheckpoint {
   /** File name of the checkpoint. */

@@ -18,7 +18,12 @@ import { builtinTransforms } from "../../transforms/defaults.ts";
 import { distillationV1Loss } from "./loss.ts";
 import { mixup } from "../distillation/mixup.ts";
 import { resolveQueueSize, TeacherQueue } from "../distillation/queue.ts";
-import { checkTeacherArgs, loadTeacher } from "../distillation/teacher.ts";
+import {
+  checkTeacherArgs,
+  DISTILLATION_RUN,
+  distillationLars,
+  loadTeacher,
+} from "../distillation/teacher.ts";
 import { flatPool, truncNormalLinear } from "../distillation/mod.ts";
 
 /** Distillation v1's method arguments (LightlyTrain `DistillationArgs`). */
@@ -56,22 +61,10 @@ export const plugin: MethodPlugin<DistillationV1Args> = {
     },
     optimizer: "lars",
     optimizerArgs: {
-      lars: {
-        lr: 1.8,
-        momentum: 0.9,
-        dampening: 0,
-        weightDecay: 1e-6,
-        nesterov: false,
-        trustCoefficient: 0.001,
-        eps: 1e-8,
-      },
+      lars: distillationLars(1.8),
       adamw: { lr: 5e-4, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.0 },
     },
-    epochs: 100,
-    lrScaleMethod: "sqrt",
-    referenceBatchSize: 1536,
-    gradientClip: 1.0,
-    warmup: "epochs",
+    ...DISTILLATION_RUN,
   },
   transforms: builtinTransforms("distillationv1") as unknown as Record<string, unknown>,
   validate({ args }) {

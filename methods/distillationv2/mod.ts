@@ -19,7 +19,12 @@ import type { IntermediateLayer, IntermediateOptions } from "../../models/dinov2
 import { builtinTransforms } from "../../transforms/defaults.ts";
 import { distillationV2Loss, linearChannelsLast } from "./loss.ts";
 import { mixup } from "../distillation/mixup.ts";
-import { checkTeacherArgs, loadTeacher } from "../distillation/teacher.ts";
+import {
+  checkTeacherArgs,
+  DISTILLATION_RUN,
+  distillationLars,
+  loadTeacher,
+} from "../distillation/teacher.ts";
 
 /** Distillation v2's method arguments (LightlyTrain `DistillationV2Args`). */
 export interface DistillationV2Args extends Record<string, unknown> {
@@ -107,21 +112,9 @@ export const plugin: MethodPlugin<DistillationV2Args> = {
     },
     optimizer: "lars",
     optimizerArgs: {
-      lars: {
-        lr: 9.0,
-        momentum: 0.9,
-        dampening: 0,
-        weightDecay: 1e-6,
-        nesterov: false,
-        trustCoefficient: 0.001,
-        eps: 1e-8,
-      },
+      lars: distillationLars(9.0),
     },
-    epochs: 100,
-    lrScaleMethod: "sqrt",
-    referenceBatchSize: 1536,
-    gradientClip: 1.0,
-    warmup: "epochs",
+    ...DISTILLATION_RUN,
   },
   transforms: builtinTransforms("distillationv2") as unknown as Record<string, unknown>,
   validate({ args }) {
