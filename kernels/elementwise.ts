@@ -38,8 +38,9 @@ export type UnaryName = keyof typeof UNARY;
 /** Raw kernel: `f(x) * a + b`, no autograd. */
 export function unaryRaw(name: UnaryName, x: Tensor, a = 1, b = 0): Tensor {
   const y = empty(x.shape, "f32", name);
+  const n4 = Math.ceil(x.size / 4);
   kernel({ name: `unary_${name}`, code: unarySrc, constants: { OP: UNARY[name], WG } })
-    .dispatch([x, y], [x.size, f32(a), f32(b)], grid(Math.ceil(x.size / WG)));
+    .dispatch([x, y], [n4, f32(a), f32(b)], grid(Math.ceil(n4 / WG)));
   return y;
 }
 
@@ -47,7 +48,7 @@ export function unaryRaw(name: UnaryName, x: Tensor, a = 1, b = 0): Tensor {
 export function full(shape: readonly number[], value: number): Tensor {
   const y = empty(shape, "f32", "full");
   kernel({ name: "fill", code: fillSrc, constants: { WG } })
-    .dispatch([y], [y.size, f32(value)], grid(Math.ceil(y.size / WG)));
+    .dispatch([y], [Math.ceil(y.size / 4), f32(value)], grid(Math.ceil(y.size / 4 / WG)));
   return y;
 }
 
@@ -128,6 +129,22 @@ function pad6(v: number[], fill: number): number[] {
   return [...new Array(6 - v.length).fill(fill), ...v];
 }
 
+/**
+ * The binary kernel's source for 4 outputs per invocation, where each operand's innermost
+ * coalesced stride is `inner[i]` (1: a vec4 load; 0: one scalar, splatted).
+ */
+function binaryVec4Source(inner: readonly number[]): string {
+  const load = (name: string, s: number) =>
+    s === 1 ? `return ${name}[i / 4u];` : `return T(${name}[i / 4u][i % 4u]);`;
+  return binarySrc
+    .replace(/^alias T = f32;$/m, "alias T = vec4f;")
+    .replace(/^const LANES: u32 = 1u;$/m, "const LANES: u32 = 4u;")
+    .replace("return a[i];", load("a", inner[0]))
+    .replace("return b[i];", load("b", inner[1]));
+}
+
+const binaryVec4Sources = new Map<string, string>();
+
 /** Raw broadcasting binary kernel, no autograd. */
 export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, out?: Tensor): Tensor {
   const shape = broadcastShapes(name, a.shape, b.shape);
@@ -137,8 +154,23 @@ export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, out?: Tensor):
     broadcastStrides(a.shape, shape),
     broadcastStrides(b.shape, shape),
   ]);
+  // Four outputs per invocation when the innermost dim comes in fours and every vec4 an operand
+  // reads is aligned (its other strides are multiples of 4 where its inner stride is 1).
+  const r = c.shape.length;
+  const inner = c.strides.map((s) => s[r - 1]);
+  const vec4 = c.shape[r - 1] % 4 === 0 &&
+    c.strides.every((s, j) =>
+      inner[j] === 0 || (inner[j] === 1 && s.every((v, d) => d === r - 1 || v % 4 === 0))
+    );
+  let code = binarySrc;
+  if (vec4) {
+    const key = inner.join();
+    code = binaryVec4Sources.get(key) ?? binaryVec4Source(inner);
+    binaryVec4Sources.set(key, code);
+  }
+  const n = vec4 ? y.size / 4 : y.size;
   const params = [
-    y.size,
+    n,
     0,
     0,
     0,
@@ -154,10 +186,10 @@ export function binaryRaw(name: BinaryName, a: Tensor, b: Tensor, out?: Tensor):
   ];
   kernel({
     name: `binary_${name}`,
-    code: binarySrc,
+    code,
     constants: { OP: BINARY[name], WG, RANK: c.shape.length },
   })
-    .dispatch([a, b, y], params, grid(Math.ceil(y.size / WG)));
+    .dispatch([a, b, y], params, grid(Math.ceil(n / WG)));
   return y;
 }
 
@@ -171,7 +203,7 @@ export function addInPlace(a: Tensor, b: Tensor): void {
     return;
   }
   kernel({ name: "accumulate", code: accumulateSrc, constants: { WG } })
-    .dispatch([b, a], [a.size], grid(Math.ceil(a.size / WG)));
+    .dispatch([b, a], [Math.ceil(a.size / 4)], grid(Math.ceil(a.size / 4 / WG)));
 }
 
 /** Copies `src` into `dst` (same size). */
@@ -179,8 +211,9 @@ export function copyInto(src: Tensor, dst: Tensor): void {
   if (src.size !== dst.size) {
     throw new GpuError(`copy: ${fmtShape(src.shape)} into ${fmtShape(dst.shape)}`);
   }
+  const n4 = Math.ceil(src.size / 4);
   kernel({ name: "unary_identity", code: unarySrc, constants: { OP: 0, WG } })
-    .dispatch([src, dst], [src.size, f32(1), f32(0)], grid(Math.ceil(src.size / WG)));
+    .dispatch([src, dst], [n4, f32(1), f32(0)], grid(Math.ceil(n4 / WG)));
 }
 
 function binaryOp(name: "add" | "sub" | "mul" | "div" | "max", a: Tensor, b: Tensor): Tensor {

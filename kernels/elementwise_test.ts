@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { initDevice, tensor } from "../core/mod.ts";
+import { fmtShape } from "../core/tensor.ts";
 import { assertAllClose, gradcheck, randomData } from "../core/testing.ts";
 import {
   add,
@@ -18,7 +19,13 @@ import {
   sub,
   sum,
 } from "./mod.ts";
-import { coalesceDims } from "./elementwise.ts";
+import {
+  type BinaryName,
+  binaryRaw,
+  broadcastShapes,
+  coalesceDims,
+  erfRef,
+} from "./elementwise.ts";
 
 const x = (n: number, seed: number, shape = [n]) => ({ data: randomData(n, seed), shape });
 const pos = (n: number, seed: number) => ({
@@ -115,4 +122,62 @@ Deno.test("binary and sum with broadcasting and strided reductions equal the hos
   }
   assertAllClose(await s.data(), ws, 1e-5, 1e-5, "sum");
   for (const t of [ta, tb, y, s]) t.dispose();
+});
+
+/** Host versions of every binary kernel op (u: first operand, v: second). */
+const BINARY_REF: Record<BinaryName, (u: number, v: number) => number> = {
+  add: (u, v) => u + v,
+  sub: (u, v) => u - v,
+  mul: (u, v) => u * v,
+  div: (u, v) => u / v,
+  max: (u, v) => Math.max(u, v),
+  relu_grad: (u, v) => v > 0 ? u : 0,
+  gelu_erf_grad: (u, v) =>
+    u * (0.5 * (1 + erfRef(v / Math.SQRT2)) + v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI)),
+  gelu_tanh_grad: (u, v) => {
+    const k = Math.sqrt(2 / Math.PI), t = Math.tanh(k * (v + 0.044715 * v ** 3));
+    return u * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * k * (1 + 3 * 0.044715 * v * v));
+  },
+  gt: (u, v) => u > v ? 1 : 0,
+};
+
+Deno.test("every binary op, 1 and 4 outputs per invocation, matches the host over broadcasts", async () => {
+  await initDevice();
+  // [a shape, b shape]: same shape, bias row, column (inner stride 0) on either side, scalar,
+  // odd inner dim, and a broadcast first operand.
+  const pairs = [
+    [[3, 8], [3, 8]],
+    [[3, 8], [8]],
+    [[3, 8], [3, 1]],
+    [[3, 1], [3, 8]],
+    [[2, 3, 8], [1]],
+    [[3, 5], [5]],
+    [[4], [2, 3, 4]],
+  ];
+  for (const [name, f] of Object.entries(BINARY_REF) as [BinaryName, typeof BINARY_REF.add][]) {
+    for (const [as, bs] of pairs) {
+      const na = as.reduce((p, q) => p * q), nb = bs.reduce((p, q) => p * q);
+      const a = randomData(na, 11), b = randomData(nb, 12).map((v) => v + (v < 0 ? -0.5 : 0.5));
+      const shape = broadcastShapes(name, as, bs);
+      const want = new Float64Array(shape.reduce((p, q) => p * q));
+      const at = (data: Float32Array, s: number[], idx: number[]) => {
+        let o = 0;
+        s.forEach((d, i) => (o = o * d + (d === 1 ? 0 : idx[idx.length - s.length + i])));
+        return data[o];
+      };
+      want.forEach((_, o) => {
+        const idx: number[] = [];
+        let rem = o;
+        for (let i = shape.length - 1; i >= 0; i--) {
+          idx[i] = rem % shape[i];
+          rem = Math.floor(rem / shape[i]);
+        }
+        want[o] = f(at(a, as, idx), at(b, bs, idx));
+      });
+      const ta = tensor(a, as), tb = tensor(b, bs);
+      const y = binaryRaw(name, ta, tb);
+      assertAllClose(await y.data(), want, 1e-6, 1e-5, `${name} ${fmtShape(as)} ${fmtShape(bs)}`);
+      for (const t of [ta, tb, y]) t.dispose();
+    }
+  }
 });

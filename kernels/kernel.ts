@@ -202,11 +202,15 @@ export class Kernel {
   }
 }
 
+// Sources get a small id, so variants generated from one template (same name, same length)
+// never share a cache entry; V8 caches a string's hash, so the lookup stays cheap.
+const codeIds = new Map<string, number>();
+
 /** The cached kernel for a spec. */
 export function kernel(spec: KernelSpec): Kernel {
-  const key = `${spec.name}|${spec.entry ?? "main"}|${
-    JSON.stringify(spec.constants ?? {})
-  }|${spec.code.length}`;
+  let id = codeIds.get(spec.code);
+  if (id === undefined) codeIds.set(spec.code, id = codeIds.size);
+  const key = `${spec.name}|${spec.entry ?? "main"}|${JSON.stringify(spec.constants ?? {})}|${id}`;
   let k = cache.get(key);
   if (!k) cache.set(key, k = new Kernel(spec));
   return k;

@@ -23,7 +23,15 @@ export interface StridedView {
   offset: number;
 }
 
-function viewParams(op: string, view: StridedView): { params: number[]; rank: number } {
+const VEC4_SRC = stridedSrc
+  .replace(/^alias T = f32;$/m, "alias T = vec4f;")
+  .replace(/^const LANES: u32 = 1u;$/m, "const LANES: u32 = 4u;");
+
+/** The kernel parameters of a view; `lanes` 4 when it can be copied as vec4s. */
+function viewParams(
+  op: string,
+  view: StridedView,
+): { params: number[]; rank: number; lanes: number } {
   if (view.shape.length > 6 || view.strides.length !== view.shape.length) {
     throw new GpuError(
       `${op}: view ${fmtShape(view.shape)} needs rank <= 6 and one stride per dim`,
@@ -31,8 +39,13 @@ function viewParams(op: string, view: StridedView): { params: number[]; rank: nu
   }
   const c = coalesceDims(view.shape, [view.strides, contiguousStrides(view.shape)]);
   const pad = 6 - c.shape.length;
+  const r = c.shape.length, st = c.strides[0];
+  const lanes = st[r - 1] === 1 && c.shape[r - 1] % 4 === 0 && view.offset % 4 === 0 &&
+      st.every((s, d) => d === r - 1 || s % 4 === 0)
+    ? 4
+    : 1;
   const params = [
-    numel(view.shape),
+    numel(view.shape) / lanes,
     view.offset,
     0,
     0,
@@ -45,15 +58,16 @@ function viewParams(op: string, view: StridedView): { params: number[]; rank: nu
     0,
     0,
   ];
-  return { params, rank: c.shape.length };
+  return { params, rank: c.shape.length, lanes };
 }
 
 /** Copies the strided `view` of `src` into a new contiguous tensor of the view's shape; no autograd. */
 export function stridedGatherRaw(src: Tensor, view: StridedView): Tensor {
   const out = empty(view.shape, "f32", "strided_gather");
   const v = viewParams("strided_gather", view);
-  kernel({ name: "strided_gather", code: stridedSrc, constants: { MODE: 0, WG, RANK: v.rank } })
-    .dispatch([src, out], v.params, grid(Math.ceil(out.size / WG)));
+  const code = v.lanes === 4 ? VEC4_SRC : stridedSrc;
+  kernel({ name: "strided_gather", code, constants: { MODE: 0, WG, RANK: v.rank } })
+    .dispatch([src, out], v.params, grid(Math.ceil(out.size / v.lanes / WG)));
   return out;
 }
 
@@ -63,8 +77,9 @@ export function stridedScatterRaw(src: Tensor, dst: Tensor, view: StridedView): 
     throw new GpuError(`strided_scatter: ${fmtShape(src.shape)} into view ${fmtShape(view.shape)}`);
   }
   const v = viewParams("strided_scatter", view);
-  kernel({ name: "strided_scatter", code: stridedSrc, constants: { MODE: 1, WG, RANK: v.rank } })
-    .dispatch([src, dst], v.params, grid(Math.ceil(src.size / WG)));
+  const code = v.lanes === 4 ? VEC4_SRC : stridedSrc;
+  kernel({ name: "strided_scatter", code, constants: { MODE: 1, WG, RANK: v.rank } })
+    .dispatch([src, dst], v.params, grid(Math.ceil(src.size / v.lanes / WG)));
 }
 
 function contiguousStrides(shape: readonly number[]): number[] {

@@ -97,11 +97,14 @@ for (const kernelName of MATMUL_KERNELS) {
   });
 }
 
-Deno.test("matmul tex: row chunks, layer groups and pack slices give the same product", async () => {
+Deno.test("matmul tex: row chunks (m, k and n), layer groups and pack slices give the same product", async () => {
   const cases: Case[] = [
     { nb: 3, m: 50, k: 9, n: 13 },
     { nb: 2, m: 40, k: 64, n: 64, shareA: true },
     { nb: 4, m: 35, k: 7, n: 5, shareB: true, tb: true },
+    { nb: 2, m: 21, k: 50, n: 13, ta: true }, // k rows in chunks, zero rows past K
+    { nb: 2, m: 9, k: 37, n: 300, tb: true }, // n rows of B in chunks of 128
+    { nb: 2, m: 24, k: 30, n: 140, ta: true, tb: true, shareA: true },
   ];
   for (const c of cases) {
     const { a, b, ref } = setup(c, 5);
@@ -132,18 +135,20 @@ Deno.test("matmul tex: row chunks, layer groups and pack slices give the same pr
   }
 });
 
-Deno.test("matmul tex: other register blocks are correct too", async () => {
-  const { a, b, ref } = setup({ nb: 0, m: 37, k: 23, n: 45 }, 9);
-  const d: MatmulDims = { batch: [], m: 37, n: 45, k: 23, aBatched: false, bBatched: false };
-  for (const cfg of [{ R: 4, C4: 1, WX: 8 }, { R: 8, C4: 2, WX: 16 }]) {
-    assert.match(texKernelSource(cfg), new RegExp(`acc${cfg.R - 1}_${cfg.C4 - 1}`));
-    const y = empty([37, 45]);
-    matmulTex(a, b, y, d, false, false, cfg);
-    assertAllClose(await y.data(), ref, 1e-5, 1e-5, JSON.stringify(cfg));
-    y.dispose();
+Deno.test("matmul tex: other register blocks are correct in every operand layout", async () => {
+  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+    const { a, b, ref } = setup({ nb: 0, m: 37, k: 23, n: 45, ta, tb }, 9);
+    const d: MatmulDims = { batch: [], m: 37, n: 45, k: 23, aBatched: false, bBatched: false };
+    for (const cfg of [{ R: 4, C4: 1, WX: 8 }, { R: 8, C4: 2, WX: 16 }]) {
+      assert.match(texKernelSource(cfg, ta, tb), new RegExp(`acc${cfg.R - 1}_${cfg.C4 - 1}`));
+      const y = empty([37, 45]);
+      matmulTex(a, b, y, d, ta, tb, cfg);
+      assertAllClose(await y.data(), ref, 1e-5, 1e-5, JSON.stringify({ cfg, ta, tb }));
+      y.dispose();
+    }
+    a.dispose();
+    b.dispose();
   }
-  a.dispose();
-  b.dispose();
 });
 
 Deno.test("matmul: every kernel returns pooled bytes and textures after the op", async () => {

@@ -40,26 +40,55 @@ const FEATURE = "readonly_and_readwrite_storage_textures";
 const MAX_GROUP_BYTES = 256 << 20;
 const MAX_FREE_BYTES = 256 << 20;
 
-/** The WGSL of the texture kernel for a block shape (the register block is unrolled here). */
-export function texKernelSource(cfg: TexConfig): string {
+/**
+ * The WGSL of the texture kernel for a block shape and operand layout (`ta`: A stored
+ * `[K, M]`, `tb`: B stored `[N, K]`); the register block is unrolled here.
+ */
+export function texKernelSource(cfg: TexConfig, ta = false, tb = false): string {
   const { R, C4, WX } = cfg;
+  if (ta && R % 4 !== 0) throw new GpuError(`matmul_tex: R=${R} must be a multiple of 4 for TA`);
   const decl: string[] = [], body: string[] = [], store: string[] = [];
+  const xyzw = ["x", "y", "z", "w"];
   for (let r = 0; r < R; r++) {
     for (let j = 0; j < C4; j++) decl.push(`var acc${r}_${j} = vec4f(0.0);`);
   }
-  for (let q = 0; q < 4; q++) {
-    for (let j = 0; j < C4; j++) {
+  // B texels: not TB, b{s}_{j} = B[k = 4kt + s, n texel j]; TB, b{j}_{q} = B[n = 4 texel j + q, k texel].
+  for (let j = 0; j < C4; j++) {
+    for (let q = 0; q < 4; q++) {
       body.push(
-        `let b${q}_${j} = textureLoad(tb, vec2u(col4 + ${j * WX}u, kk * 4u + ${q}u), bl);`,
+        tb
+          ? `let b${j}_${q} = textureLoad(tb, vec2u(kt, brow0 + ${j * WX * 4 + q}u), bl);`
+          : `let b${q}_${j} = textureLoad(tb, vec2u(col4 + ${j * WX}u, kr + ${q}u), bl);`,
       );
     }
   }
+  // A texels: not TA, a{r} = A[row r, k texel]; TA, a{r4}_{s} = A[k = 4kt + s, m texel r4].
+  if (ta) {
+    for (let r4 = 0; r4 < R / 4; r4++) {
+      for (let s = 0; s < 4; s++) {
+        body.push(`let a${r4}_${s} = textureLoad(ta, vec2u(acol0 + ${r4}u, kr + ${s}u), al);`);
+      }
+    }
+  } else {
+    for (let r = 0; r < R; r++) {
+      body.push(`let a${r} = textureLoad(ta, vec2u(kt, lrow0 + ${r}u), al);`);
+    }
+  }
+  const aAt = (r: number, s: number) => ta ? `a${r >> 2}_${s}.${xyzw[r & 3]}` : `a${r}.${xyzw[s]}`;
   for (let r = 0; r < R; r++) {
-    body.push(`let a${r} = textureLoad(ta, vec2u(kk, lrow0 + ${r}u), al);`);
+    const av = ta ? `av${r}` : `a${r}`;
+    if (ta && tb) {
+      body.push(`let av${r} = vec4f(${[0, 1, 2, 3].map((s) => aAt(r, s)).join(", ")});`);
+    }
     for (let j = 0; j < C4; j++) {
       body.push(
-        `acc${r}_${j} = acc${r}_${j} + a${r}.x * b0_${j} + a${r}.y * b1_${j} + ` +
-          `a${r}.z * b2_${j} + a${r}.w * b3_${j};`,
+        tb
+          ? `acc${r}_${j} = acc${r}_${j} + vec4f(${
+            [0, 1, 2, 3].map((q) => `dot(${av}, b${j}_${q})`).join(", ")
+          });`
+          : `acc${r}_${j} = acc${r}_${j} + ${
+            [0, 1, 2, 3].map((s) => `${aAt(r, s)} * b${s}_${j}`).join(" + ")
+          };`,
       );
     }
   }
@@ -76,6 +105,8 @@ export function texKernelSource(cfg: TexConfig): string {
     .replace(/^const R: u32 = \d+u;$/m, `const R: u32 = ${R}u;`)
     .replace(/^const C4: u32 = \d+u;$/m, `const C4: u32 = ${C4}u;`)
     .replace(/^const WX: u32 = \d+u;$/m, `const WX: u32 = ${WX}u;`)
+    .replace(/^const TA: bool = \w+;$/m, `const TA: bool = ${ta};`)
+    .replace(/^const TB: bool = \w+;$/m, `const TB: bool = ${tb};`)
     .replace(
       /^( *)\/\/#(DECL|BODY|STORE)$/gm,
       (_, ind: string, name: string) => ind + parts[name].join("\n" + ind),
@@ -163,19 +194,121 @@ export function trimMatmulTextures(): void {
   texStats.freeBytes = 0;
 }
 
-/** Whether the texture kernel can run this product on the current device. */
-export function texMatmulSupported(d: MatmulDims): boolean {
+/**
+ * How the operands of one product lie in textures: a texture mirrors its operand's stored
+ * matrix, cut into layers of `h` rows (`chunks` per batch entry) when it is taller than a
+ * texture. Operands whose rows are k (A transposed, B not) share one layer height.
+ */
+interface Plan {
+  a: Operand;
+  b: Operand;
+  /** Texels along k per k chunk, and the number of k chunks (1 when no operand has k rows). */
+  kStep4: number;
+  kChunks: number;
+}
+
+/** One operand's stored matrix and its texture layout. */
+interface Operand {
+  t: Tensor;
+  /** Stored rows and columns (the transpose of op(x) when transposed). */
+  rows: number;
+  cols: number;
+  batched: boolean;
+  /** Rows per layer, layers per batch entry, and texels per row the kernel reads. */
+  h: number;
+  chunks: number;
+  texels: number;
+  /** Its rows are k: rows past K up to a multiple of 4 are read and must be zero. */
+  kRows: boolean;
+}
+
+function plan(
+  a: Tensor | null,
+  b: Tensor | null,
+  d: MatmulDims,
+  ta: boolean,
+  tb: boolean,
+  cfg: TexConfig,
+  maxDim: number,
+): Plan {
+  const { R, C4, WX } = cfg;
+  const k4 = Math.ceil(d.k / 4), n4 = Math.ceil(d.n / 4);
+  const colRows = 4 * WX * C4; // rows of a TB texture one workgroup reads
+  const kRowed = ta || !tb;
+  const hk = Math.max(4, Math.floor(maxDim / 4) * 4);
+  const kChunks = kRowed ? Math.ceil(d.k / hk) : 1;
+  const kLayer = (kRows: boolean) => ({
+    h: kChunks === 1 ? roundUp(d.k, 4) : hk,
+    chunks: kChunks,
+    kRows,
+  });
+  let aLayout;
+  if (ta) aLayout = { ...kLayer(true), texels: roundUp(d.m, R) / 4 };
+  else {
+    const chunkRows = Math.max(R, Math.floor(maxDim / R) * R);
+    const chunks = Math.ceil(d.m / chunkRows);
+    aLayout = {
+      h: chunks === 1 ? roundUp(d.m, R) : chunkRows,
+      chunks,
+      texels: k4,
+      kRows: false,
+    };
+  }
+  let bLayout;
+  if (tb) {
+    const hn = Math.max(colRows, Math.floor(maxDim / colRows) * colRows);
+    const chunks = Math.ceil(d.n / hn);
+    bLayout = {
+      h: chunks === 1 ? roundUp(d.n, colRows) : hn,
+      chunks,
+      texels: k4,
+      kRows: false,
+    };
+  } else bLayout = { ...kLayer(true), texels: roundUp(n4, WX * C4) };
+  return {
+    a: {
+      t: a!,
+      rows: ta ? d.k : d.m,
+      cols: ta ? d.m : d.k,
+      batched: d.aBatched,
+      ...aLayout,
+    },
+    b: {
+      t: b!,
+      rows: tb ? d.n : d.k,
+      cols: tb ? d.k : d.n,
+      batched: d.bBatched,
+      ...bLayout,
+    },
+    kStep4: kRowed ? hk / 4 : k4,
+    kChunks,
+  };
+}
+
+/** Bytes of one layer of an operand's texture (texture width rounded as allocated). */
+function layerBytes(o: Operand): number {
+  return roundUp(Math.max(o.texels, Math.ceil(o.cols / 4)), 16) * o.h * 16;
+}
+
+/** Whether the texture kernel can run this product (either operand layout) on the device. */
+export function texMatmulSupported(d: MatmulDims, cfg: TexConfig = TEX_CONFIG): boolean {
   const dev = device();
   const feats = (navigator.gpu as unknown as { wgslLanguageFeatures?: ReadonlySet<string> })
     ?.wgslLanguageFeatures;
   if (!feats || !feats.has(FEATURE)) return false;
+  if (!(d.k > 0 && d.m > 0 && d.n > 0)) return false;
   const maxDim = dev.gpu.limits.maxTextureDimension2D;
-  const k4 = Math.ceil(d.k / 4), n4 = Math.ceil(d.n / 4);
-  // One layer of either texture must fit a storage binding (its pack staging buffer).
-  const layerA = Math.min(roundUp(d.m, 16), maxDim) * roundUp(k4, 16) * 16;
-  const layerB = k4 * 4 * roundUp(n4, 64) * 16;
-  return d.k > 0 && d.m > 0 && d.n > 0 && roundUp(k4, 16) <= maxDim &&
-    roundUp(n4, 64) <= maxDim && k4 * 4 <= maxDim && Math.max(layerA, layerB) <= dev.maxBinding;
+  for (const ta of [false, true]) {
+    for (const tb of [false, true]) {
+      const p = plan(null, null, d, ta, tb, cfg, maxDim);
+      for (const o of [p.a, p.b]) {
+        const w = roundUp(Math.max(o.texels, Math.ceil(o.cols / 4)), 16);
+        // One layer must fit a texture and a storage binding (its pack staging buffer).
+        if (w > maxDim || o.h > maxDim || layerBytes(o) > dev.maxBinding) return false;
+      }
+    }
+  }
+  return true;
 }
 
 const layouts = new Map<GPUDevice, GPUBindGroupLayout>();
@@ -202,14 +335,18 @@ function bindLayout(gpu: GPUDevice): GPUBindGroupLayout {
   return l;
 }
 
-function pipeline(cfg: TexConfig): GPUComputePipeline {
+/** The kernel's name: block shape and operand layout (n: as stored, t: transposed). */
+function kernelName(cfg: TexConfig, ta: boolean, tb: boolean): string {
+  return `matmul_tex_${cfg.R}x${cfg.C4}x${cfg.WX}_${ta ? "t" : "n"}${tb ? "t" : "n"}`;
+}
+
+function pipeline(cfg: TexConfig, ta: boolean, tb: boolean): GPUComputePipeline {
   const dev = device();
-  const key = `${cfg.R}x${cfg.C4}x${cfg.WX}`;
-  let p = pipelines.get(key);
+  const name = kernelName(cfg, ta, tb);
+  let p = pipelines.get(name);
   if (p) return p;
-  const name = `matmul_tex_${key}`;
   dev.gpu.pushErrorScope("validation");
-  const module = dev.gpu.createShaderModule({ code: texKernelSource(cfg), label: name });
+  const module = dev.gpu.createShaderModule({ code: texKernelSource(cfg, ta, tb), label: name });
   p = dev.gpu.createComputePipeline({
     label: name,
     layout: dev.gpu.createPipelineLayout({ bindGroupLayouts: [bindLayout(dev.gpu)] }),
@@ -218,24 +355,13 @@ function pipeline(cfg: TexConfig): GPUComputePipeline {
   dev.gpu.popErrorScope().then((e) => {
     if (e) dev.pushError(new GpuError(`kernel '${name}' failed to compile: ${e.message}`));
   });
-  pipelines.set(key, p);
+  pipelines.set(name, p);
   return p;
 }
 
-/** How one operand becomes a texture array: which rows, columns and strides to read. */
-interface Operand {
-  t: Tensor;
-  rows: number;
-  cols: number;
-  trans: boolean;
-  batched: boolean;
-  /** The texture's rows past `rows` are read (B: up to a multiple of 4) and must be zero. */
-  padRows: boolean;
-}
-
 /**
- * Fills `tex` (layers `batch0..batch0+nb` x `chunks`) from operand `o`: one copy when the
- * tensor already has the texture's row layout, else the pack kernel into a pooled staging
+ * Fills `tex` (layers of batch entries `batch0..batch0+nb`) from operand `o`: one copy when
+ * the tensor's rows already are the texture's rows, else the pack kernel into a pooled staging
  * buffer and a copy.
  */
 function fillTexture(
@@ -243,14 +369,12 @@ function fillTexture(
   o: Operand,
   batch0: number,
   nb: number,
-  chunks: number,
-  h: number,
   bindingBytes: number,
 ): void {
   const w = Math.ceil(o.cols / 4);
-  const layers = (o.batched ? nb : 1) * chunks;
+  const layers = (o.batched ? nb : 1) * o.chunks;
   const b0 = o.batched ? batch0 : 0;
-  const direct = !o.trans && o.cols % 64 === 0 && chunks === 1 && !(o.padRows && h > o.rows);
+  const direct = o.cols % 64 === 0 && o.chunks === 1 && !(o.kRows && o.rows % 4 !== 0);
   if (direct) {
     copyEncoder().copyBufferToTexture(
       {
@@ -265,23 +389,35 @@ function fillTexture(
     return;
   }
   const wp = roundUp(w, 16);
-  const layerBytes = h * wp * 16;
-  const slice = Math.max(1, Math.floor(bindingBytes / layerBytes));
-  const rs = o.trans ? 1 : o.cols, cs = o.trans ? o.rows : 1;
+  const bytes = o.h * wp * 16;
+  const slice = Math.max(1, Math.floor(bindingBytes / bytes));
   for (let l0 = 0; l0 < layers; l0 += slice) {
     const nl = Math.min(slice, layers - l0);
-    const total = nl * h * w;
-    const staging = pool.acquire(nl * layerBytes, "matmul-pack");
+    const total = nl * o.h;
+    const staging = pool.acquire(nl * bytes, "matmul-pack");
     try {
-      kernel({ name: "matmul_pack", code: packSrc, constants: { WG: 256 } }).dispatch(
-        [o.t, { buffer: staging, size: nl * layerBytes }],
-        [o.rows, o.cols, rs, cs, o.batched ? o.rows * o.cols : 0, b0, chunks, h, w, wp, total, l0],
-        grid(Math.ceil(total / 256)),
+      kernel({ name: "matmul_pack", code: packSrc, constants: { WG: 64 } }).dispatch(
+        [o.t, { buffer: staging, size: nl * bytes }],
+        [
+          o.rows,
+          o.cols,
+          o.cols,
+          o.batched ? o.rows * o.cols : 0,
+          b0,
+          o.chunks,
+          o.h,
+          wp,
+          total,
+          l0,
+          0,
+          0,
+        ],
+        grid(Math.ceil(total / 64)),
       );
       copyEncoder().copyBufferToTexture(
-        { buffer: staging, bytesPerRow: wp * 16, rowsPerImage: h },
+        { buffer: staging, bytesPerRow: wp * 16, rowsPerImage: o.h },
         { texture: tex.tex, origin: [0, 0, l0] },
-        [w, h, nl],
+        [w, o.h, nl],
       );
     } finally {
       pool.release(staging);
@@ -291,7 +427,7 @@ function fillTexture(
 
 /** Overrides of the device limits that shape the texture layout (tests use small ones). */
 export interface TexLimits {
-  /** Most rows of op(A) per texture layer (default: the largest 2-D texture height). */
+  /** Most rows of a stored operand per texture layer (default: the largest 2-D texture height). */
   layerRows?: number;
   /** Most texture layers per dispatch (default: maxTextureArrayLayers and a 256 MiB cap). */
   groupLayers?: number;
@@ -313,7 +449,7 @@ export function matmulTex(
   cfg: TexConfig = TEX_CONFIG,
   limits: TexLimits = {},
 ): void {
-  if (!texMatmulSupported(d)) {
+  if (!texMatmulSupported(d, cfg)) {
     throw new GpuError(
       `matmul_tex: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} exceeds the texture limits`,
     );
@@ -328,54 +464,51 @@ export function matmulTex(
   const maxDim = limits.layerRows ?? dev.gpu.limits.maxTextureDimension2D;
   const maxLayers = limits.groupLayers ?? dev.gpu.limits.maxTextureArrayLayers;
   const nbTotal = d.batch.reduce((x, y) => x * y, 1);
-  const k4 = Math.ceil(d.k / 4), n4 = Math.ceil(d.n / 4);
-  // Rows of A per layer: a multiple of R, at most the texture height.
-  const chunkRows = Math.max(cfg.R, Math.floor(maxDim / cfg.R) * cfg.R);
-  const chunks = Math.ceil(d.m / chunkRows);
-  const h = chunks === 1 ? roundUp(d.m, cfg.R) : chunkRows;
-  const aw = roundUp(k4, 16), bw = roundUp(n4, Math.max(16, cfg.WX * cfg.C4));
-  const layerBytes = Math.max(aw * h * chunks, k4 * 4 * bw) * 16;
+  const p = plan(a, b, d, ta, tb, cfg, maxDim);
+  const perEntry = Math.max(layerBytes(p.a) * p.a.chunks, layerBytes(p.b) * p.b.chunks);
   const perGroup = Math.max(
     1,
-    Math.min(Math.floor(maxLayers / chunks), Math.floor(MAX_GROUP_BYTES / layerBytes), nbTotal),
+    Math.min(
+      Math.floor(maxLayers / Math.max(p.a.chunks, p.b.chunks)),
+      Math.floor(MAX_GROUP_BYTES / perEntry),
+      nbTotal,
+    ),
   );
-  const opA: Operand = {
-    t: a,
-    rows: d.m,
-    cols: d.k,
-    trans: ta,
-    batched: d.aBatched,
-    padRows: false,
-  };
-  const opB: Operand = {
-    t: b,
-    rows: d.k,
-    cols: d.n,
-    trans: tb,
-    batched: d.bBatched,
-    padRows: true,
-  };
-  const pipe = pipeline(cfg);
+  const pipe = pipeline(cfg, ta, tb);
+  const name = kernelName(cfg, ta, tb);
+  const texture = (o: Operand, nb: number) =>
+    acquireTexture(
+      roundUp(Math.max(o.texels, Math.ceil(o.cols / 4)), 16),
+      bucket(o.h, 4),
+      bucket((o.batched ? nb : 1) * o.chunks, 1),
+    );
   for (let b0 = 0; b0 < nbTotal; b0 += perGroup) {
     const nb = Math.min(perGroup, nbTotal - b0);
-    const texA = acquireTexture(aw, bucket(h, cfg.R), bucket((d.aBatched ? nb : 1) * chunks, 1));
-    const texB = acquireTexture(bw, bucket(k4 * 4, 4), bucket(d.bBatched ? nb : 1, 1));
+    const texA = texture(p.a, nb);
+    const texB = texture(p.b, nb);
     try {
       const bytes = limits.bindingBytes ?? dev.maxBinding;
-      fillTexture(texA, opA, b0, nb, chunks, h, bytes);
-      fillTexture(texB, opB, b0, nb, 1, k4 * 4, bytes);
+      fillTexture(texA, p.a, b0, nb, bytes);
+      fillTexture(texB, p.b, b0, nb, bytes);
       const params = packParams([
         d.m,
         d.n,
-        k4,
-        h,
-        chunks,
-        d.bBatched ? 0 : 1,
+        Math.ceil(d.k / 4),
+        p.kStep4,
+        p.kChunks,
+        p.a.chunks,
+        p.b.chunks,
+        p.a.h,
+        p.b.h,
         b0,
         d.aBatched ? 0 : 1,
+        d.bBatched ? 0 : 1,
       ]);
-      // Grid x: row blocks (fastest, so neighbours share B's columns), y: column blocks.
-      const gx = h / cfg.R, gy = Math.ceil(n4 / (cfg.WX * cfg.C4)), gz = nb * chunks;
+      // Grid x: row blocks (fastest, so neighbours share B's columns), y: column blocks,
+      // z: batch entries x row chunks of A (when A's rows are m).
+      const gx = (ta ? roundUp(d.m, cfg.R) : p.a.h) / cfg.R;
+      const gy = Math.ceil(Math.ceil(d.n / 4) / (cfg.WX * cfg.C4));
+      const gz = nb * (ta ? 1 : p.a.chunks);
       const limit = dev.gpu.limits.maxComputeWorkgroupsPerDimension;
       if (gx > limit || gy > limit || gz > limit) {
         throw new GpuError(`matmul_tex: grid [${gx}, ${gy}, ${gz}] exceeds ${limit}`);
@@ -390,7 +523,7 @@ export function matmulTex(
         ],
       });
       dev.scoped("matmul_tex", () => {
-        const pass = computePass(`matmul_tex_${cfg.R}x${cfg.C4}x${cfg.WX}`);
+        const pass = computePass(name);
         pass.setPipeline(pipe);
         pass.setBindGroup(0, bg);
         pass.dispatchWorkgroups(gx, gy, gz);

@@ -1,23 +1,33 @@
 // Batched C = op(A) op(B) for software adapters (lavapipe): each invocation keeps an R x (4*C4)
 // block of C in registers and reads A and B from rgba32float read-only storage textures, the
 // cheapest per-invocation read on llvmpipe (a texel load costs about as much as one scalar
-// storage load but brings 4 floats). The operands arrive packed (see matmul_pack.wgsl):
-//   ta: layer = batch * chunks + chunk (or chunk when A is shared),
-//       texel (t, row) = op(A)[chunk * rowsPerLayer + row, 4t..4t+3]
-//   tb: layer = batch (or 0 when B is shared), texel (t, k) = op(B)[k, 4t..4t+3]
-// with zeros past K, so the k-loop needs no bounds checks. All invocations of a workgroup share
-// the same R rows; lane x covers texel columns x, x + WX, ..., x + (C4 - 1) WX.
+// storage load but brings 4 floats). Each texture mirrors its operand's stored layout (a plain
+// row copy, see matmul_pack.wgsl): texel (t, row) of a layer holds stored columns 4t..4t+3, and
+// a stored matrix taller than one layer is cut into chunks of rows, one layer each (layer =
+// batch * chunks + chunk, or chunk when the operand is shared). The transposes live in how this
+// kernel reads them, so no operand is ever transposed in memory:
+//   A [M, K] (not TA): rows are m, texels run along k; its row chunks are grid z.
+//   A [K, M] (TA):     rows are k, texels run along m.
+//   B [K, N] (not TB): rows are k, texels run along n.
+//   B [N, K] (TB):     rows are n, texels run along k; a workgroup's columns lie in one chunk.
+// Operands with k rows share one chunk height; the k loop walks the chunks. Zeros past K (in the
+// last texel along k, or in the rows up to a multiple of 4) keep the loop free of bounds checks.
+// All invocations of a workgroup share the same R rows; lane x covers texel columns
+// x, x + WX, ..., x + (C4 - 1) WX of C.
 //
 // The register block is unrolled by TypeScript (WGSL arrays indexed in loops are not promoted
 // to registers by llvmpipe, which makes them 4x slower): the lines marked `//#DECL`, `//#BODY`,
-// `//#STORE` are replaced by kernels/matmul_tex.ts, and R, C4, WX below are rewritten.
+// `//#STORE` are replaced by kernels/matmul_tex.ts, and the constants below are rewritten.
 const R: u32 = 16u;
 const C4: u32 = 4u;
 const WX: u32 = 8u;
+const TA: bool = false;
+const TB: bool = false;
 
 struct P {
-  M: u32, N: u32, K4: u32, rowsPerLayer: u32,
-  chunks: u32, bShared: u32, batch0: u32, aShared: u32,
+  M: u32, N: u32, K4: u32, kStep4: u32,
+  kChunks: u32, aChunks: u32, bChunks: u32, aH: u32,
+  bH: u32, batch0: u32, aShared: u32, bShared: u32,
 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var ta: texture_storage_2d_array<rgba32float, read>;
@@ -33,20 +43,32 @@ fn store4(base: u32, col: u32, v: vec4f) {
 
 @compute @workgroup_size(WX)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let layer = wid.z;
-  let bLocal = layer / p.chunks;
-  let chunk = layer % p.chunks;
-  let al = select(layer, chunk, p.aShared == 1u);
-  let bl = select(bLocal, 0u, p.bShared == 1u);
+  // Grid z: batch x row chunks of A (1 when A's rows are k).
+  let zChunks = select(p.aChunks, 1u, TA);
+  let bLocal = wid.z / zChunks;
+  let mChunk = wid.z % zChunks;
+  let aLayer0 = select(bLocal * p.aChunks, 0u, p.aShared == 1u) + mChunk;
   // Row blocks vary fastest over the grid, so consecutive workgroups stream the same columns
   // of B (the larger per-workgroup read) and find them in cache.
   let col4 = wid.y * (WX * C4) + lid.x;
+  let nChunk = select(0u, (wid.y * (WX * C4) * 4u) / p.bH, TB);
+  let bLayer0 = select(bLocal * p.bChunks, 0u, p.bShared == 1u) + nChunk;
+  // A's first row (not TA) or first texel column (TA) in its layer; B's first row (TB).
   let lrow0 = wid.x * R;
+  let acol0 = wid.x * (R / 4u);
+  let brow0 = col4 * 4u - nChunk * p.bH;
   //#DECL
-  for (var kk = 0u; kk < p.K4; kk++) {
-    //#BODY
+  for (var kc = 0u; kc < p.kChunks; kc++) {
+    let al = aLayer0 + select(0u, kc, TA);
+    let bl = bLayer0 + select(kc, 0u, TB);
+    let kEnd = min(p.kStep4, p.K4 - kc * p.kStep4);
+    for (var kkl = 0u; kkl < kEnd; kkl++) {
+      let kt = kc * p.kStep4 + kkl;
+      let kr = kkl * 4u;
+      //#BODY
+    }
   }
-  let row0 = chunk * p.rowsPerLayer + lrow0;
+  let row0 = mChunk * p.aH + lrow0;
   let cBase = (p.batch0 + bLocal) * p.M * p.N;
   //#STORE
 }

@@ -8,8 +8,12 @@ import reduceSrc from "./reduce.wgsl" with { type: "text" };
 import { f32, grid, kernel } from "./kernel.ts";
 import { empty, fmtShape, numel, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
-import { GpuError } from "../core/device.ts";
+import { device, GpuError } from "../core/device.ts";
 import { binaryRaw, coalesceDims, full } from "./elementwise.ts";
+
+const VEC4_SRC = reduceSrc
+  .replace(/^alias T = f32;$/m, "alias T = vec4f;")
+  .replace(/^const LANES: u32 = 1u;$/m, "const LANES: u32 = 4u;");
 
 function pad6(v: number[], fill: number): number[] {
   if (v.length > 6) throw new GpuError(`reduce: more than 6 dims`);
@@ -57,15 +61,26 @@ export function reduceRaw(
   const nout = numel(kshape);
   const nred = numel(rshape);
   const kc = coalesceDims(kshape, [kstride]), rc = coalesceDims(rshape, [rstride]);
+  // 4 outputs at a time when the innermost kept dim is contiguous, comes in fours, and every
+  // other stride keeps the vec4 loads aligned.
+  const kr = kc.shape.length, ks = kc.strides[0];
+  const lanes = ks[kr - 1] === 1 && kc.shape[kr - 1] % 4 === 0 &&
+      ks.every((s, d) => d === kr - 1 || s % 4 === 0) && rc.strides[0].every((s) => s % 4 === 0)
+    ? 4
+    : 1;
+  const groups = nout / lanes;
+  // A CPU adapter does better with whole outputs per invocation once there are enough of them.
+  const serial = device().report.software && groups >= 32;
   kernel({
     name: `reduce_${op}`,
-    code: reduceSrc,
+    code: lanes === 4 ? VEC4_SRC : reduceSrc,
+    entry: serial ? "serial" : "main",
     constants: { OP: op === "max" ? 1 : 0, KRANK: kc.shape.length, RRANK: rc.shape.length },
   })
     .dispatch(
       [x, y],
       [
-        nout,
+        groups,
         nred,
         f32(scale),
         0,
@@ -74,7 +89,7 @@ export function reduceRaw(
         ...pad6(rc.shape, 1),
         ...pad6(rc.strides[0], 0),
       ],
-      grid(nout),
+      grid(serial ? Math.ceil(groups / 64) : groups),
     );
   return y;
 }

@@ -57,7 +57,7 @@ export function adamwUpdateRaw(
   kernel({ name: "adamw_step", code: src, constants: { WG } }).dispatch(
     [p, grad, expAvg, expAvgSq],
     [
-      p.size,
+      Math.ceil(p.size / 4),
       f32(s.decay),
       f32(b1),
       f32(1 - b1),
@@ -67,7 +67,7 @@ export function adamwUpdateRaw(
       f32(s.stepSize),
       f32(s.bc2Sqrt),
     ],
-    grid(Math.ceil(p.size / WG)),
+    grid(Math.ceil(p.size / 4 / WG)),
   );
 }
 

@@ -2,6 +2,8 @@
 //   p <- p * (1 - lr*wd); m <- b1*m + (1-b1)*g; v <- b2*v + (1-b2)*g^2;
 //   p <- p - step_size * m / (sqrt(v) / bc2_sqrt + eps)
 // with step_size = lr / (1 - b1^t) and bc2_sqrt = sqrt(1 - b2^t) computed on the host (float64).
+// Four elements per invocation as vec4s (u.n counts vec4s; the last may run into the bindings'
+// 16-byte padding, which belongs to no other tensor).
 override WG: u32 = 256u;
 
 struct P {
@@ -10,10 +12,10 @@ struct P {
   bc2_sqrt: f32, _p0: u32, _p1: u32, _p2: u32,
 }
 @group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read_write> p: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(1) var<storage, read_write> p: array<vec4f>;
+@group(0) @binding(2) var<storage, read> g: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> m: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> v: array<vec4f>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

@@ -37,8 +37,8 @@ export function emaUpdate(
   teacherParams.forEach((t, i) => {
     k.dispatch(
       [t, studentParams[i]],
-      [t.size, f32(m), f32(1 - m), 0],
-      grid(Math.ceil(t.size / WG)),
+      [Math.ceil(t.size / 4), f32(m), f32(1 - m), 0],
+      grid(Math.ceil(t.size / 4 / WG)),
     );
   });
 }

@@ -56,7 +56,7 @@ export interface ParamState {
 /** Sets every element of `t` to `value` in place. */
 export function fillInPlace(t: Tensor, value: number): void {
   kernel({ name: "fill", code: fillSrc, constants: { WG } })
-    .dispatch([t], [t.size, f32(value)], grid(Math.ceil(t.size / WG)));
+    .dispatch([t], [Math.ceil(t.size / 4), f32(value)], grid(Math.ceil(t.size / 4 / WG)));
 }
 
 /** Base class of the optimizers: groups, state tensors, `zeroGrad`, state dicts. */

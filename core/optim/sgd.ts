@@ -52,7 +52,7 @@ export function sgdUpdateRaw(
   kernel({ name: "sgd_step", code: src, constants: { WG } }).dispatch(
     [p, grad, buf],
     [
-      p.size,
+      Math.ceil(p.size / 4),
       first ? 1 : 0,
       g.nesterov ? 1 : 0,
       g.momentum !== 0 ? 1 : 0,
@@ -61,7 +61,7 @@ export function sgdUpdateRaw(
       f32(1 - g.dampening),
       f32(g.weightDecay),
     ],
-    grid(Math.ceil(p.size / WG)),
+    grid(Math.ceil(p.size / 4 / WG)),
   );
 }
 
