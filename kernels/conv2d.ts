@@ -6,7 +6,8 @@
  * with the phase's taps; the weight gradient is split over the output rows). The op keeps the
  * padded input for the weight gradient rather than x. Dilated input gradients use the gather
  * kernel conv2d_dx.wgsl; depthwise convolutions have their own simple kernels
- * (conv2d_depthwise.wgsl).
+ * (conv2d_depthwise.wgsl). On CPU adapters small feature maps go through im2col and the texture
+ * matmul instead (conv2d_gemm.ts).
  *
  * @module
  */
@@ -20,6 +21,7 @@ import {
   tiledWeightGrad,
 } from "./conv2d_tiles.ts";
 import { grid, kernel } from "./kernel.ts";
+import { conv2dGemm, useGemmConv } from "./conv2d_gemm.ts";
 import { empty, fmtShape, type Tensor } from "../core/tensor.ts";
 import { isGradEnabled, record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
@@ -162,6 +164,12 @@ function dwiseKernel(entry: "fwd" | "dx" | "dw") {
   return kernel({ name: `conv2d_depthwise_${entry}`, code: dwiseSrc, entry, constants: { WG } });
 }
 
+function checkBias(bias: Tensor | null | undefined, weight: Tensor, g: ConvGeometry): void {
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== g.Cout)) {
+    throw new GpuError(`conv2d: bias ${fmtShape(bias.shape)} for weight ${fmtShape(weight.shape)}`);
+  }
+}
+
 /** Raw forward convolution, no autograd. */
 export function conv2dRaw(
   x: Tensor,
@@ -184,9 +192,7 @@ function conv2dForward(
   keepPadded: boolean,
 ): { y: Tensor; padded: Tensor | null } {
   const g = convGeometry(x.shape, weight.shape, opts);
-  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== g.Cout)) {
-    throw new GpuError(`conv2d: bias ${fmtShape(bias.shape)} for weight ${fmtShape(weight.shape)}`);
-  }
+  checkBias(bias, weight, g);
   const y = empty([g.N, g.Cout, g.OH, g.OW], "f32", "conv2d");
   if (isDepthwise(g)) {
     const npb = Math.ceil((g.OH * g.OW) / (WG * 4));
@@ -279,6 +285,11 @@ export function conv2d(
   bias?: Tensor | null,
   opts: Conv2dOptions = {},
 ): Tensor {
+  const geom = convGeometry(x.shape, weight.shape, opts);
+  if (useGemmConv(geom)) {
+    checkBias(bias, weight, geom);
+    return conv2dGemm(x, weight, bias ?? null, geom);
+  }
   // The weight gradient reads the zero-padded input the forward made: keep that instead of x.
   const { y, padded } = conv2dForward(
     x,

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { assertAllClose, gradcheck, randomData } from "../core/testing.ts";
 import { conv2d, type Conv2dOptions, conv2dRef } from "./conv2d.ts";
 import { convTexturesEnabled, convTextureStats } from "./conv2d_tex.ts";
+import { forceGemmConv } from "./conv2d_gemm.ts";
 import "./mod.ts";
 
 await initDevice();
@@ -111,8 +112,9 @@ const cases: Record<string, Case> = {
   },
 };
 
-// Each case runs twice: as the adapter picks (textures on software adapters, see
-// conv2d_tex.ts) and with storage buffers only (SINTER_CONV_TEX=0, the GPU path).
+// Each case runs three times: the tiled kernels as the adapter picks (textures on software
+// adapters, see conv2d_tex.ts), the tiled kernels with storage buffers only (SINTER_CONV_TEX=0,
+// the GPU path), and im2col + matmul (conv2d_gemm.ts; grouped convs keep the tiled path).
 for (const [name, c] of Object.entries(cases)) {
   Deno.test(`conv2d matches the reference: ${name}`, async () => {
     const nx = c.x.reduce((a, b) => a * b), nw = c.w.reduce((a, b) => a * b);
@@ -126,8 +128,9 @@ for (const [name, c] of Object.entries(cases)) {
       c.w[0],
       gd,
     );
-    for (const mode of ["auto", "buffers"]) {
+    for (const mode of ["auto", "buffers", "im2col"]) {
       if (mode === "buffers") Deno.env.set("SINTER_CONV_TEX", "0");
+      forceGemmConv(mode === "im2col");
       try {
         const x = tensor(xd, c.x).requireGrad();
         const w = tensor(wd, c.w).requireGrad();
@@ -141,6 +144,7 @@ for (const [name, c] of Object.entries(cases)) {
         for (const t of [x, w, b, y]) t?.dispose();
       } finally {
         Deno.env.delete("SINTER_CONV_TEX");
+        forceGemmConv(null);
       }
     }
   });

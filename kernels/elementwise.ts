@@ -8,7 +8,7 @@ import unarySrc from "./unary.wgsl" with { type: "text" };
 import binarySrc from "./binary.wgsl" with { type: "text" };
 import fillSrc from "./fill.wgsl" with { type: "text" };
 import accumulateSrc from "./accumulate.wgsl" with { type: "text" };
-import { f32, grid, kernel } from "./kernel.ts";
+import { f32, grid, kernel, vec4Source } from "./kernel.ts";
 import { empty, fmtShape, type Tensor } from "../core/tensor.ts";
 import { record, registerGradMath } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
@@ -136,9 +136,7 @@ function pad6(v: number[], fill: number): number[] {
 function binaryVec4Source(inner: readonly number[]): string {
   const load = (name: string, s: number) =>
     s === 1 ? `return ${name}[i / 4u];` : `return T(${name}[i / 4u][i % 4u]);`;
-  return binarySrc
-    .replace(/^alias T = f32;$/m, "alias T = vec4f;")
-    .replace(/^const LANES: u32 = 1u;$/m, "const LANES: u32 = 4u;")
+  return vec4Source(binarySrc)
     .replace("return a[i];", load("a", inner[0]))
     .replace("return b[i];", load("b", inner[1]));
 }

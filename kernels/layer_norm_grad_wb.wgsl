@@ -1,17 +1,20 @@
-// LayerNorm parameter gradients, one workgroup per column k of x [rows, d]:
+// LayerNorm parameter gradients, one workgroup per column k of x [rows, d] (per 4 columns in the
+// vec4 form, kernels/kernel.ts `vec4Source`, used when d is a multiple of 4):
 // out[k] = sum_r dy xhat (dweight), out[d + k] = sum_r dy (dbias).
+alias T = f32;
+const LANES: u32 = 1u;
 override WG: u32 = 64u;
 
 struct P { rows: u32, d: u32, _p0: u32, _p1: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<T>;
+@group(0) @binding(2) var<storage, read> dy: array<T>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<T>;
 
-var<workgroup> acc: array<f32, WG>;
+var<workgroup> acc: array<T, WG>;
 
-fn wg_sum(v: f32, li: u32) -> f32 {
+fn wg_sum(v: T, li: u32) -> T {
   acc[li] = v;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s = s / 2u) {
@@ -26,12 +29,13 @@ fn wg_sum(v: f32, li: u32) -> f32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) li: u32) {
+  let n = p.d / LANES;
   let k = wid.y * nwg.x + wid.x;
-  if (k >= p.d) { return; }
-  var sw = 0.0;
-  var sb = 0.0;
+  if (k >= n) { return; }
+  var sw = T(0.0);
+  var sb = T(0.0);
   for (var r = li; r < p.rows; r += WG) {
-    let i = r * p.d + k;
+    let i = r * n + k;
     sb += dy[i];
     sw += dy[i] * (x[i] - stats[r]) * stats[p.rows + r];
   }
@@ -39,6 +43,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   sb = wg_sum(sb, li);
   if (li == 0u) {
     out[k] = sw;
-    out[p.d + k] = sb;
+    out[n + k] = sb;
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import stridedSrc from "./strided_copy.wgsl" with { type: "text" };
-import { grid, kernel } from "./kernel.ts";
+import { grid, kernel, vec4Source } from "./kernel.ts";
 import { empty, fmtShape, numel, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
@@ -22,10 +22,6 @@ export interface StridedView {
   /** Element offset of the view's first element. */
   offset: number;
 }
-
-const VEC4_SRC = stridedSrc
-  .replace(/^alias T = f32;$/m, "alias T = vec4f;")
-  .replace(/^const LANES: u32 = 1u;$/m, "const LANES: u32 = 4u;");
 
 /** The kernel parameters of a view; `lanes` 4 when it can be copied as vec4s. */
 function viewParams(
@@ -65,7 +61,7 @@ function viewParams(
 export function stridedGatherRaw(src: Tensor, view: StridedView): Tensor {
   const out = empty(view.shape, "f32", "strided_gather");
   const v = viewParams("strided_gather", view);
-  const code = v.lanes === 4 ? VEC4_SRC : stridedSrc;
+  const code = v.lanes === 4 ? vec4Source(stridedSrc) : stridedSrc;
   kernel({ name: "strided_gather", code, constants: { MODE: 0, WG, RANK: v.rank } })
     .dispatch([src, out], v.params, grid(Math.ceil(out.size / v.lanes / WG)));
   return out;
@@ -77,7 +73,7 @@ export function stridedScatterRaw(src: Tensor, dst: Tensor, view: StridedView): 
     throw new GpuError(`strided_scatter: ${fmtShape(src.shape)} into view ${fmtShape(view.shape)}`);
   }
   const v = viewParams("strided_scatter", view);
-  const code = v.lanes === 4 ? VEC4_SRC : stridedSrc;
+  const code = v.lanes === 4 ? vec4Source(stridedSrc) : stridedSrc;
   kernel({ name: "strided_scatter", code, constants: { MODE: 1, WG, RANK: v.rank } })
     .dispatch([src, dst], v.params, grid(Math.ceil(src.size / v.lanes / WG)));
 }

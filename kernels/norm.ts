@@ -26,7 +26,7 @@ import splitSumSrc from "./conv2d_sum.wgsl" with { type: "text" };
 import lnSrc from "./layer_norm.wgsl" with { type: "text" };
 import lnGradXSrc from "./layer_norm_grad_x.wgsl" with { type: "text" };
 import lnGradWbSrc from "./layer_norm_grad_wb.wgsl" with { type: "text" };
-import { f32, grid, kernel, rowEntry } from "./kernel.ts";
+import { f32, grid, kernel, rowEntry, vec4Source } from "./kernel.ts";
 import { empty, fmtShape, type Tensor, tidy } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
@@ -324,7 +324,10 @@ export function layerNorm(
   const y = empty(x.shape, "f32", op);
   const stats = empty([2, rows], "f32", op);
   const e = rowEntry(rows, d, ROW_WG);
-  kernel({ name: op, code: lnSrc, entry: e.entry, constants: { WG: ROW_WG } })
+  // Rows of a multiple of 4 run 4 elements per load (the vec4 form of the three kernels).
+  const v4 = d % 4 === 0;
+  const src = (code: string) => v4 ? vec4Source(code) : code;
+  kernel({ name: op, code: src(lnSrc), entry: e.entry, constants: { WG: ROW_WG } })
     .dispatch([x, w, b, y, stats], [rows, d, f32(eps)], e.groups);
   record(op, [x, weight, bias], [y], [x, w, stats], ([g], [xs, ws, st]) => {
     if (!g) return [null, null, null];
@@ -334,15 +337,15 @@ export function layerNorm(
       const ex = rowEntry(rows, d, ROW_WG);
       kernel({
         name: "layer_norm_grad_x",
-        code: lnGradXSrc,
+        code: src(lnGradXSrc),
         entry: ex.entry,
         constants: { WG: ROW_WG },
       }).dispatch([xs, g, ws, st, dx], [rows, d], ex.groups);
     }
     if (weight?.requiresGrad || bias?.requiresGrad) {
       const wb = empty([2, d], "f32", "layer_norm_grad_wb");
-      kernel({ name: "layer_norm_grad_wb", code: lnGradWbSrc, constants: { WG: ROW_WG } })
-        .dispatch([xs, g, st, wb], [rows, d], grid(d));
+      kernel({ name: "layer_norm_grad_wb", code: src(lnGradWbSrc), constants: { WG: ROW_WG } })
+        .dispatch([xs, g, st, wb], [rows, d], grid(v4 ? d / 4 : d));
       if (weight?.requiresGrad) dw = slice1d(wb, 0, d, "layer_norm_grad_wb");
       if (bias?.requiresGrad) db = slice1d(wb, d, d, "layer_norm_grad_wb");
       wb.dispose();

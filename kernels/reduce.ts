@@ -5,15 +5,11 @@
  * @module
  */
 import reduceSrc from "./reduce.wgsl" with { type: "text" };
-import { f32, grid, kernel } from "./kernel.ts";
+import { f32, grid, kernel, vec4Source } from "./kernel.ts";
 import { empty, fmtShape, numel, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { device, GpuError } from "../core/device.ts";
 import { binaryRaw, coalesceDims, full } from "./elementwise.ts";
-
-const VEC4_SRC = reduceSrc
-  .replace(/^alias T = f32;$/m, "alias T = vec4f;")
-  .replace(/^const LANES: u32 = 1u;$/m, "const LANES: u32 = 4u;");
 
 function pad6(v: number[], fill: number): number[] {
   if (v.length > 6) throw new GpuError(`reduce: more than 6 dims`);
@@ -73,7 +69,7 @@ export function reduceRaw(
   const serial = device().report.software && groups >= 32;
   kernel({
     name: `reduce_${op}`,
-    code: lanes === 4 ? VEC4_SRC : reduceSrc,
+    code: lanes === 4 ? vec4Source(reduceSrc) : reduceSrc,
     entry: serial ? "serial" : "main",
     constants: { OP: op === "max" ? 1 : 0, KRANK: kc.shape.length, RRANK: rc.shape.length },
   })

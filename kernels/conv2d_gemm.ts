@@ -1,0 +1,166 @@
+/**
+ * Convolution as im2col + matrix product, for CPU adapters on small feature maps: there the
+ * tiled kernels (conv2d_tiles.ts) have few pixels to block over, while the texture matmul
+ * (matmul_tex.ts) runs several times faster on the same work. The forward gathers the padded
+ * input into `col [N*OH*OW, Cin*KH*KW]` (one strided gather), multiplies by the weight as it is
+ * stored (`[Cout, Cin*KH*KW]`, read transposed) and permutes to NCHW. The weight gradient is
+ * `gy^T @ col`, the input gradient `gy @ weight` folded back by col2im (a gather, no atomics).
+ *
+ * @module
+ */
+import col2imSrc from "./conv2d_col2im.wgsl" with { type: "text" };
+import { grid, kernel } from "./kernel.ts";
+import { device } from "../core/device.ts";
+import { empty, type Tensor } from "../core/tensor.ts";
+import { record } from "../core/autograd.ts";
+import { stridedGatherRaw } from "./layout.ts";
+import { matmulRaw } from "./matmul.ts";
+import { selectMatmul } from "./matmul_select.ts";
+import { binaryRaw } from "./elementwise.ts";
+import { reduceRaw } from "./reduce.ts";
+import type { ConvGeometry } from "./conv2d.ts";
+import { padInput } from "./conv2d_tiles.ts";
+
+/**
+ * The largest output map (OH*OW pixels) that takes the im2col path on a CPU adapter, measured on
+ * lavapipe with ResNet-18 (bench/README.md); `SINTER_CONV_GEMM_PIXELS` overrides it (0: never).
+ */
+export const GEMM_MAX_PIXELS = 16;
+
+let maxPixels: number | undefined;
+
+function gemmMaxPixels(): number {
+  if (maxPixels === undefined) {
+    let v: string | undefined;
+    try {
+      v = Deno.env.get("SINTER_CONV_GEMM_PIXELS");
+    } catch {
+      v = undefined;
+    }
+    maxPixels = v !== undefined && /^\d+$/.test(v) ? Number(v) : GEMM_MAX_PIXELS;
+  }
+  return maxPixels;
+}
+
+let forced: boolean | null = null;
+
+/** Forces the im2col path on (any grouped-free conv) or off; null restores the rule (tests). */
+export function forceGemmConv(on: boolean | null): void {
+  forced = on;
+}
+
+/** Whether a convolution takes the im2col path on this adapter. */
+export function useGemmConv(g: ConvGeometry): boolean {
+  if (g.groups !== 1 || forced === false) return false;
+  if (forced) return true;
+  if (!device().report.software) return false;
+  if (g.OH * g.OW > gemmMaxPixels()) return false;
+  const m = g.N * g.OH * g.OW, k = g.Cin * g.KH * g.KW;
+  // The column matrix and its gradient must fit one storage binding.
+  if (m * k * 4 > device().maxBinding) return false;
+  const dims = { batch: [], m, n: g.Cout, k, aBatched: false, bBatched: false };
+  return selectMatmul(dims) === "tex";
+}
+
+/** `t` viewed as `shape`, dropping this code's reference to `t` itself (it owned `t`). */
+function reshapeOwned(t: Tensor, shape: readonly number[]): Tensor {
+  const r = t.reshape(shape);
+  t.dispose();
+  return r;
+}
+
+/** `col [N*OH*OW, Cin*KH*KW]` of the zero-padded input. */
+function im2col(x: Tensor, g: ConvGeometry): Tensor {
+  const padded = g.padding[0] || g.padding[1] ? padInput(x, g) : null;
+  const src = padded ?? x;
+  const Hp = padded ? padded.shape.at(-2)! : g.H, Wp = padded ? padded.shape.at(-1)! : g.W;
+  const [sh, sw] = g.stride, [dh, dw] = g.dilation;
+  const col = stridedGatherRaw(src, {
+    shape: [g.N, g.OH, g.OW, g.Cin, g.KH, g.KW],
+    strides: [g.Cin * Hp * Wp, sh * Wp, sw, Hp * Wp, dh * Wp, dw],
+    offset: 0,
+  });
+  padded?.dispose();
+  return reshapeOwned(col, [g.N * g.OH * g.OW, g.Cin * g.KH * g.KW]);
+}
+
+/** `[N*OH*OW, C]` (pixel-major) as NCHW `[N, C, OH, OW]`, or back with `toPixels`. */
+function permutePixels(t: Tensor, g: ConvGeometry, toPixels: boolean): Tensor {
+  const P = g.OH * g.OW, C = g.Cout;
+  return toPixels
+    ? reshapeOwned(
+      stridedGatherRaw(t, { shape: [g.N, P, C], strides: [C * P, 1, P], offset: 0 }),
+      [g.N * P, C],
+    )
+    : reshapeOwned(
+      stridedGatherRaw(t, { shape: [g.N, C, P], strides: [P * C, 1, C], offset: 0 }),
+      [g.N, C, g.OH, g.OW],
+    );
+}
+
+/** The input gradient from `dcol [N*OH*OW, Cin*KH*KW]`. */
+function col2im(dcol: Tensor, g: ConvGeometry): Tensor {
+  const dx = empty([g.N, g.Cin, g.H, g.W], "f32", "conv2d_col2im");
+  kernel({ name: "conv2d_col2im", code: col2imSrc, constants: { WG: 64 } }).dispatch(
+    [dcol, dx],
+    [
+      dx.size,
+      g.Cin,
+      g.H,
+      g.W,
+      g.OH,
+      g.OW,
+      g.KH,
+      g.KW,
+      ...g.stride,
+      ...g.padding,
+      ...g.dilation,
+      0,
+      0,
+    ],
+    grid(Math.ceil(dx.size / 64)),
+  );
+  return dx;
+}
+
+/**
+ * Convolution through im2col and the matmul, with autograd (x, weight and bias); the caller
+ * checked {@link useGemmConv}.
+ */
+export function conv2dGemm(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  g: ConvGeometry,
+): Tensor {
+  const k = g.Cin * g.KH * g.KW;
+  const w2 = weight.reshape([g.Cout, k]);
+  const col = im2col(x, g);
+  const ymat = matmulRaw(col, w2, false, true);
+  w2.dispose();
+  let y = permutePixels(ymat, g, false);
+  ymat.dispose();
+  if (bias) {
+    const b3 = bias.reshape([g.Cout, 1, 1]);
+    const yb = binaryRaw("add", y, b3);
+    for (const t of [y, b3]) t.dispose();
+    y = yb;
+  }
+  record("conv2d", [x, weight, bias], [y], [col, weight], ([gy], [cs, ws]) => {
+    if (!gy) return [null, null, null];
+    const gmat = permutePixels(gy, g, true);
+    let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+    if (x.requiresGrad) {
+      const w2b = ws.reshape([g.Cout, k]);
+      const dcol = matmulRaw(gmat, w2b);
+      dx = col2im(dcol, g);
+      for (const t of [w2b, dcol]) t.dispose();
+    }
+    if (ws.requiresGrad) dw = reshapeOwned(matmulRaw(gmat, cs, true, false), ws.shape);
+    if (bias?.requiresGrad) db = reshapeOwned(reduceRaw("sum", gy, [0, 2, 3]), [g.Cout]);
+    gmat.dispose();
+    return [dx, dw, db];
+  });
+  col.dispose();
+  return y;
+}
