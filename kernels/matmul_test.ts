@@ -77,6 +77,10 @@ const CASES: Case[] = [
   { nb: 0, m: 40, k: 21, n: 35, ta: true, tb: true },
   { nb: 0, m: 64, k: 64, n: 128 }, // texture kernel: both operands copied directly
   { nb: 3, m: 17, k: 64, n: 64 }, // batched, direct copies with layers
+  // Texture kernel: direct copies; the second reuses the first's textures, whose rows 37..39
+  // hold data, so the zeros copied past K are what keeps it right.
+  { nb: 2, m: 64, k: 40, n: 64, ta: true },
+  { nb: 2, m: 64, k: 37, n: 64, ta: true },
   { nb: 2, m: 9, k: 10, n: 11, tb: true },
   { nb: 2, m: 9, k: 10, n: 11, shareA: true },
   { nb: 3, m: 12, k: 5, n: 6, shareB: true, ta: true },
@@ -105,6 +109,8 @@ Deno.test("matmul tex: row chunks (m, k and n), layer groups and pack slices giv
     { nb: 2, m: 21, k: 50, n: 13, ta: true }, // k rows in chunks, zero rows past K
     { nb: 2, m: 9, k: 37, n: 300, tb: true }, // n rows of B in chunks of 128
     { nb: 2, m: 24, k: 30, n: 140, ta: true, tb: true, shareA: true },
+    { nb: 2, m: 64, k: 64, n: 64 }, // equal chunks of m: direct copies of chunked layers
+    { nb: 1, m: 64, k: 64, n: 64, ta: true }, // equal chunks of k, direct
   ];
   for (const c of cases) {
     const { a, b, ref } = setup(c, 5);

@@ -44,7 +44,12 @@ const MAX_FREE_BYTES = 256 << 20;
  * The WGSL of the texture kernel for a block shape and operand layout (`ta`: A stored
  * `[K, M]`, `tb`: B stored `[N, K]`); the register block is unrolled here.
  */
-export function texKernelSource(cfg: TexConfig, ta = false, tb = false): string {
+export function texKernelSource(
+  cfg: TexConfig,
+  ta = false,
+  tb = false,
+  rowsFast = true,
+): string {
   const { R, C4, WX } = cfg;
   if (ta && R % 4 !== 0) throw new GpuError(`matmul_tex: R=${R} must be a multiple of 4 for TA`);
   const decl: string[] = [], body: string[] = [], store: string[] = [];
@@ -107,6 +112,7 @@ export function texKernelSource(cfg: TexConfig, ta = false, tb = false): string 
     .replace(/^const WX: u32 = \d+u;$/m, `const WX: u32 = ${WX}u;`)
     .replace(/^const TA: bool = \w+;$/m, `const TA: bool = ${ta};`)
     .replace(/^const TB: bool = \w+;$/m, `const TB: bool = ${tb};`)
+    .replace(/^const ROWS_FAST: bool = \w+;$/m, `const ROWS_FAST: bool = ${rowsFast};`)
     .replace(
       /^( *)\/\/#(DECL|BODY|STORE)$/gm,
       (_, ind: string, name: string) => ind + parts[name].join("\n" + ind),
@@ -235,36 +241,21 @@ function plan(
   const k4 = Math.ceil(d.k / 4), n4 = Math.ceil(d.n / 4);
   const colRows = 4 * WX * C4; // rows of a TB texture one workgroup reads
   const kRowed = ta || !tb;
-  const hk = Math.max(4, Math.floor(maxDim / 4) * 4);
-  const kChunks = kRowed ? Math.ceil(d.k / hk) : 1;
-  const kLayer = (kRows: boolean) => ({
-    h: kChunks === 1 ? roundUp(d.k, 4) : hk,
-    chunks: kChunks,
-    kRows,
-  });
+  // Rows split into equal chunks (each at most a texture high), so that a tall contiguous
+  // operand still fills its texture with one copy when the chunks divide it.
+  const chunked = (rows: number, align: number) => {
+    const chunks = Math.ceil(rows / Math.max(align, Math.floor(maxDim / align) * align));
+    return { chunks, h: roundUp(Math.ceil(rows / chunks), align) };
+  };
+  const kc = chunked(d.k, 4);
+  const kChunks = kRowed ? kc.chunks : 1;
+  const kLayer = (kRows: boolean) => ({ h: kc.h, chunks: kc.chunks, kRows });
   let aLayout;
   if (ta) aLayout = { ...kLayer(true), texels: roundUp(d.m, R) / 4 };
-  else {
-    const chunkRows = Math.max(R, Math.floor(maxDim / R) * R);
-    const chunks = Math.ceil(d.m / chunkRows);
-    aLayout = {
-      h: chunks === 1 ? roundUp(d.m, R) : chunkRows,
-      chunks,
-      texels: k4,
-      kRows: false,
-    };
-  }
+  else aLayout = { ...chunked(d.m, R), texels: k4, kRows: false };
   let bLayout;
-  if (tb) {
-    const hn = Math.max(colRows, Math.floor(maxDim / colRows) * colRows);
-    const chunks = Math.ceil(d.n / hn);
-    bLayout = {
-      h: chunks === 1 ? roundUp(d.n, colRows) : hn,
-      chunks,
-      texels: k4,
-      kRows: false,
-    };
-  } else bLayout = { ...kLayer(true), texels: roundUp(n4, WX * C4) };
+  if (tb) bLayout = { ...chunked(d.n, colRows), texels: k4, kRows: false };
+  else bLayout = { ...kLayer(true), texels: roundUp(n4, WX * C4) };
   return {
     a: {
       t: a!,
@@ -280,7 +271,7 @@ function plan(
       batched: d.bBatched,
       ...bLayout,
     },
-    kStep4: kRowed ? hk / 4 : k4,
+    kStep4: kRowed ? kc.h / 4 : k4,
     kChunks,
   };
 }
@@ -340,13 +331,17 @@ function kernelName(cfg: TexConfig, ta: boolean, tb: boolean): string {
   return `matmul_tex_${cfg.R}x${cfg.C4}x${cfg.WX}_${ta ? "t" : "n"}${tb ? "t" : "n"}`;
 }
 
-function pipeline(cfg: TexConfig, ta: boolean, tb: boolean): GPUComputePipeline {
+function pipeline(cfg: TexConfig, ta: boolean, tb: boolean, rowsFast: boolean): GPUComputePipeline {
   const dev = device();
   const name = kernelName(cfg, ta, tb);
-  let p = pipelines.get(name);
+  const key = `${name}_${rowsFast ? "r" : "c"}`;
+  let p = pipelines.get(key);
   if (p) return p;
   dev.gpu.pushErrorScope("validation");
-  const module = dev.gpu.createShaderModule({ code: texKernelSource(cfg, ta, tb), label: name });
+  const module = dev.gpu.createShaderModule({
+    code: texKernelSource(cfg, ta, tb, rowsFast),
+    label: name,
+  });
   p = dev.gpu.createComputePipeline({
     label: name,
     layout: dev.gpu.createPipelineLayout({ bindGroupLayouts: [bindLayout(dev.gpu)] }),
@@ -355,14 +350,35 @@ function pipeline(cfg: TexConfig, ta: boolean, tb: boolean): GPUComputePipeline 
   dev.gpu.popErrorScope().then((e) => {
     if (e) dev.pushError(new GpuError(`kernel '${name}' failed to compile: ${e.message}`));
   });
-  pipelines.set(name, p);
+  pipelines.set(key, p);
   return p;
+}
+
+let zeros: GPUBuffer | null = null;
+let zerosDevice: GPUDevice | null = null;
+
+/** A zero-filled buffer of at least `bytes` (WebGPU zero-initializes; nothing writes it). */
+function zeroBuffer(bytes: number): GPUBuffer {
+  const gpu = device().gpu;
+  if (zerosDevice !== gpu) zeros = null;
+  if (!zeros || zeros.size < bytes) {
+    // The pending encoder may still copy from the old one: submit first.
+    if (zeros) flush();
+    zeros?.destroy();
+    zerosDevice = gpu;
+    zeros = gpu.createBuffer({
+      label: "matmul-tex-zeros",
+      size: roundUp(Math.max(bytes, 1 << 16), 256),
+      usage: GPUBufferUsage.COPY_SRC,
+    });
+  }
+  return zeros;
 }
 
 /**
  * Fills `tex` (layers of batch entries `batch0..batch0+nb`) from operand `o`: one copy when
- * the tensor's rows already are the texture's rows, else the pack kernel into a pooled staging
- * buffer and a copy.
+ * the tensor's rows already are the texture's rows (plus a copy of zeros into the rows past K
+ * that the k loop reads), else the pack kernel into a pooled staging buffer and a copy.
  */
 function fillTexture(
   tex: PooledTexture,
@@ -374,18 +390,30 @@ function fillTexture(
   const w = Math.ceil(o.cols / 4);
   const layers = (o.batched ? nb : 1) * o.chunks;
   const b0 = o.batched ? batch0 : 0;
-  const direct = o.cols % 64 === 0 && o.chunks === 1 && !(o.kRows && o.rows % 4 !== 0);
-  if (direct) {
-    copyEncoder().copyBufferToTexture(
+  const pad = o.kRows ? roundUp(o.rows, 4) - o.rows : 0;
+  if (
+    o.cols % 64 === 0 && (o.chunks === 1 || o.rows === o.chunks * o.h) && !(pad && o.chunks > 1)
+  ) {
+    const rows = o.chunks === 1 ? o.rows : o.h;
+    const enc = copyEncoder();
+    enc.copyBufferToTexture(
       {
         buffer: o.t.buffer,
         offset: b0 * o.rows * o.cols * 4,
         bytesPerRow: o.cols * 4,
-        rowsPerImage: o.rows,
+        rowsPerImage: rows,
       },
       { texture: tex.tex },
-      [w, o.rows, layers],
+      [w, rows, layers],
     );
+    if (pad) {
+      const bpr = roundUp(w * 16, 256);
+      enc.copyBufferToTexture(
+        { buffer: zeroBuffer(bpr * pad * layers), bytesPerRow: bpr, rowsPerImage: pad },
+        { texture: tex.tex, origin: [0, o.rows, 0] },
+        [w, pad, layers],
+      );
+    }
     return;
   }
   const wp = roundUp(w, 16);
@@ -474,7 +502,9 @@ export function matmulTex(
       nbTotal,
     ),
   );
-  const pipe = pipeline(cfg, ta, tb);
+  // Column blocks vary fastest when A is the larger operand (see matmul_tex.wgsl ROWS_FAST).
+  const rowsFast = d.m <= d.n;
+  const pipe = pipeline(cfg, ta, tb, rowsFast);
   const name = kernelName(cfg, ta, tb);
   const texture = (o: Operand, nb: number) =>
     acquireTexture(
@@ -504,10 +534,11 @@ export function matmulTex(
         d.aBatched ? 0 : 1,
         d.bBatched ? 0 : 1,
       ]);
-      // Grid x: row blocks (fastest, so neighbours share B's columns), y: column blocks,
-      // z: batch entries x row chunks of A (when A's rows are m).
-      const gx = (ta ? roundUp(d.m, cfg.R) : p.a.h) / cfg.R;
-      const gy = Math.ceil(Math.ceil(d.n / 4) / (cfg.WX * cfg.C4));
+      // Grid x, y: row and column blocks (the one of the larger operand first), z: batch
+      // entries x row chunks of A (when A's rows are m).
+      const rowBlocks = (ta ? roundUp(d.m, cfg.R) : p.a.h) / cfg.R;
+      const colBlocks = Math.ceil(Math.ceil(d.n / 4) / (cfg.WX * cfg.C4));
+      const [gx, gy] = rowsFast ? [rowBlocks, colBlocks] : [colBlocks, rowBlocks];
       const gz = nb * (ta ? 1 : p.a.chunks);
       const limit = dev.gpu.limits.maxComputeWorkgroupsPerDimension;
       if (gx > limit || gy > limit || gz > limit) {

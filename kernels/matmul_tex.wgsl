@@ -23,6 +23,10 @@ const C4: u32 = 4u;
 const WX: u32 = 8u;
 const TA: bool = false;
 const TB: bool = false;
+// Which block index varies fastest over the grid (x): row blocks when B is the larger operand
+// (consecutive workgroups then reuse the same columns of B from cache), column blocks when A
+// is (they reuse the same rows of A; B, often a weight, stays in cache).
+const ROWS_FAST: bool = true;
 
 struct P {
   M: u32, N: u32, K4: u32, kStep4: u32,
@@ -48,14 +52,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let bLocal = wid.z / zChunks;
   let mChunk = wid.z % zChunks;
   let aLayer0 = select(bLocal * p.aChunks, 0u, p.aShared == 1u) + mChunk;
-  // Row blocks vary fastest over the grid, so consecutive workgroups stream the same columns
-  // of B (the larger per-workgroup read) and find them in cache.
-  let col4 = wid.y * (WX * C4) + lid.x;
-  let nChunk = select(0u, (wid.y * (WX * C4) * 4u) / p.bH, TB);
+  let rb = select(wid.y, wid.x, ROWS_FAST);
+  let cb = select(wid.x, wid.y, ROWS_FAST);
+  let col4 = cb * (WX * C4) + lid.x;
+  let nChunk = select(0u, (cb * (WX * C4) * 4u) / p.bH, TB);
   let bLayer0 = select(bLocal * p.bChunks, 0u, p.bShared == 1u) + nChunk;
   // A's first row (not TA) or first texel column (TA) in its layer; B's first row (TB).
-  let lrow0 = wid.x * R;
-  let acol0 = wid.x * (R / 4u);
+  let lrow0 = rb * R;
+  let acol0 = rb * (R / 4u);
   let brow0 = col4 * 4u - nChunk * p.bH;
   //#DECL
   for (var kc = 0u; kc < p.kChunks; kc++) {
