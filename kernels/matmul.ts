@@ -11,7 +11,7 @@ import { empty, fmtShape, numel, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
 import { sumTo } from "./reduce.ts";
-import { add } from "./elementwise.ts";
+import { binaryRaw } from "./elementwise.ts";
 import {
   type MatmulDims,
   type MatmulKernel,
@@ -88,8 +88,9 @@ function matmulBuffers(
 }
 
 /**
- * Raw batched product `op(a) @ op(b)` with a chosen kernel, no autograd (benches and tests;
- * a kernel that cannot run this shape falls back to `direct`).
+ * Raw batched product `op(a) @ op(b)` (`+ bias` over the last dim when given) with a chosen
+ * kernel, no autograd (benches and tests; a kernel that cannot run this shape falls back to
+ * `direct`). The texture kernel adds the bias as it stores; the others add it after.
  */
 export function matmulRawWith(
   kernelName: MatmulKernel,
@@ -97,19 +98,35 @@ export function matmulRawWith(
   b: Tensor,
   ta = false,
   tb = false,
+  bias: Tensor | null = null,
 ): Tensor {
   const d = dims(a, b, ta, tb);
   const c = empty([...d.batch, d.m, d.n], "f32", "matmul");
   if (c.size === 0) return c;
   const k = matmulKernelSupported(kernelName, d) ? kernelName : "direct";
-  if (k === "tex") matmulTex(a, b, c, d, ta, tb);
-  else matmulBuffers(k, a, b, c, d, ta, tb);
-  return c;
+  if (k === "tex") {
+    matmulTex(a, b, c, d, ta, tb, undefined, undefined, bias);
+    return c;
+  }
+  matmulBuffers(k, a, b, c, d, ta, tb);
+  if (!bias) return c;
+  const y = binaryRaw("add", c, bias);
+  c.dispose();
+  return y;
 }
 
-/** Raw batched product `op(a) @ op(b)`, no autograd; the kernel comes from the adapter's table. */
-export function matmulRaw(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
-  return matmulRawWith(selectMatmul(dims(a, b, ta, tb)), a, b, ta, tb);
+/**
+ * Raw batched product `op(a) @ op(b)` (`+ bias` when given), no autograd; the kernel comes from
+ * the adapter's table.
+ */
+export function matmulRaw(
+  a: Tensor,
+  b: Tensor,
+  ta = false,
+  tb = false,
+  bias: Tensor | null = null,
+): Tensor {
+  return matmulRawWith(selectMatmul(dims(a, b, ta, tb)), a, b, ta, tb, bias);
 }
 
 /** Batched matrix product with autograd; `ta`/`tb` transpose the last two dims. */
@@ -143,11 +160,24 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     throw new GpuError(`linear: bias ${fmtShape(bias.shape)} for weight ${fmtShape(weight.shape)}`);
   }
   const x2 = flatten2(x);
-  const y2 = matmul(x2, weight, false, true);
-  const out = bias ? add(y2, bias) : y2;
+  const out = bias ? linearBias(x2, weight, bias) : matmul(x2, weight, false, true);
   return out.shape.length === x.shape.length
     ? out
     : reshapeOp(out, [...x.shape.slice(0, -1), weight.shape[0]]);
+}
+
+/** `x2 @ weight^T + bias` for 2-D `x2` as one op (the bias is added as the product is stored). */
+function linearBias(x2: Tensor, weight: Tensor, bias: Tensor): Tensor {
+  const y = matmulRaw(x2, weight, false, true, bias);
+  record("linear", [x2, weight, bias], [y], [x2, weight], ([g], [xs, ws]) => {
+    if (!g) return [null, null, null];
+    return [
+      xs.requiresGrad ? matmulRaw(g, ws) : null,
+      ws.requiresGrad ? matmulRaw(g, xs, true, false) : null,
+      bias.requiresGrad ? sumTo(g, bias.shape) : null,
+    ];
+  });
+  return y;
 }
 
 /** Reshape with autograd (storage is shared). */

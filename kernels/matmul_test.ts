@@ -81,6 +81,8 @@ const CASES: Case[] = [
   // hold data, so the zeros copied past K are what keeps it right.
   { nb: 2, m: 64, k: 40, n: 64, ta: true },
   { nb: 2, m: 64, k: 37, n: 64, ta: true },
+  // 100 layers of zero rows: the zero buffer grows (and submits) while A's copy is encoded.
+  { nb: 100, m: 8, k: 5, n: 64 },
   { nb: 2, m: 9, k: 10, n: 11, tb: true },
   { nb: 2, m: 9, k: 10, n: 11, shareA: true },
   { nb: 3, m: 12, k: 5, n: 6, shareB: true, ta: true },
@@ -219,4 +221,17 @@ Deno.test("matmul and linear: gradients match finite differences", async () => {
       forceMatmulKernel(null);
     }
   }
+});
+
+Deno.test("matmul: a bias over the last dim is added by every kernel (fused in tex)", async () => {
+  const { a, b, ref } = setup({ nb: 2, m: 19, k: 21, n: 37, tb: true }, 13);
+  const bd = randomData(37, 14);
+  const bias = tensor(bd, [37]);
+  const want = ref.map((v, i) => v + bd[i % 37]);
+  for (const k of MATMUL_KERNELS) {
+    const y = matmulRawWith(k, a, b, false, true, bias);
+    assertAllClose(await y.data(), want, 1e-5, 1e-5, k);
+    y.dispose();
+  }
+  for (const t of [a, b, bias]) t.dispose();
 });

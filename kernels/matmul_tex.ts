@@ -49,6 +49,7 @@ export function texKernelSource(
   ta = false,
   tb = false,
   rowsFast = true,
+  hasBias = false,
 ): string {
   const { R, C4, WX } = cfg;
   if (ta && R % 4 !== 0) throw new GpuError(`matmul_tex: R=${R} must be a multiple of 4 for TA`);
@@ -113,6 +114,7 @@ export function texKernelSource(
     .replace(/^const TA: bool = \w+;$/m, `const TA: bool = ${ta};`)
     .replace(/^const TB: bool = \w+;$/m, `const TB: bool = ${tb};`)
     .replace(/^const ROWS_FAST: bool = \w+;$/m, `const ROWS_FAST: bool = ${rowsFast};`)
+    .replace(/^const HAS_BIAS: bool = \w+;$/m, `const HAS_BIAS: bool = ${hasBias};`)
     .replace(
       /^( *)\/\/#(DECL|BODY|STORE)$/gm,
       (_, ind: string, name: string) => ind + parts[name].join("\n" + ind),
@@ -320,6 +322,7 @@ function bindLayout(gpu: GPUDevice): GPUBindGroupLayout {
       { binding: 1, visibility: GPUShaderStage.COMPUTE, storageTexture: st },
       { binding: 2, visibility: GPUShaderStage.COMPUTE, storageTexture: st },
       { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: "storage" } },
+      { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: "read-only-storage" } },
     ],
   });
   layouts.set(gpu, l);
@@ -331,15 +334,21 @@ function kernelName(cfg: TexConfig, ta: boolean, tb: boolean): string {
   return `matmul_tex_${cfg.R}x${cfg.C4}x${cfg.WX}_${ta ? "t" : "n"}${tb ? "t" : "n"}`;
 }
 
-function pipeline(cfg: TexConfig, ta: boolean, tb: boolean, rowsFast: boolean): GPUComputePipeline {
+function pipeline(
+  cfg: TexConfig,
+  ta: boolean,
+  tb: boolean,
+  rowsFast: boolean,
+  hasBias: boolean,
+): GPUComputePipeline {
   const dev = device();
   const name = kernelName(cfg, ta, tb);
-  const key = `${name}_${rowsFast ? "r" : "c"}`;
+  const key = `${name}_${rowsFast ? "r" : "c"}${hasBias ? "_bias" : ""}`;
   let p = pipelines.get(key);
   if (p) return p;
   dev.gpu.pushErrorScope("validation");
   const module = dev.gpu.createShaderModule({
-    code: texKernelSource(cfg, ta, tb, rowsFast),
+    code: texKernelSource(cfg, ta, tb, rowsFast, hasBias),
     label: name,
   });
   p = dev.gpu.createComputePipeline({
@@ -357,7 +366,10 @@ function pipeline(cfg: TexConfig, ta: boolean, tb: boolean, rowsFast: boolean): 
 let zeros: GPUBuffer | null = null;
 let zerosDevice: GPUDevice | null = null;
 
-/** A zero-filled buffer of at least `bytes` (WebGPU zero-initializes; nothing writes it). */
+/**
+ * A zero-filled buffer of at least `bytes` (WebGPU zero-initializes; nothing writes it): the
+ * source of zero rows, and the bias binding of a product without one.
+ */
 function zeroBuffer(bytes: number): GPUBuffer {
   const gpu = device().gpu;
   if (zerosDevice !== gpu) zeros = null;
@@ -369,7 +381,7 @@ function zeroBuffer(bytes: number): GPUBuffer {
     zeros = gpu.createBuffer({
       label: "matmul-tex-zeros",
       size: roundUp(Math.max(bytes, 1 << 16), 256),
-      usage: GPUBufferUsage.COPY_SRC,
+      usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.STORAGE,
     });
   }
   return zeros;
@@ -395,6 +407,9 @@ function fillTexture(
     o.cols % 64 === 0 && (o.chunks === 1 || o.rows === o.chunks * o.h) && !(pad && o.chunks > 1)
   ) {
     const rows = o.chunks === 1 ? o.rows : o.h;
+    const bpr = roundUp(w * 16, 256);
+    // Before taking the encoder: growing the zero buffer may submit it.
+    const zero = pad ? zeroBuffer(bpr * pad * layers) : null;
     const enc = copyEncoder();
     enc.copyBufferToTexture(
       {
@@ -406,10 +421,9 @@ function fillTexture(
       { texture: tex.tex },
       [w, rows, layers],
     );
-    if (pad) {
-      const bpr = roundUp(w * 16, 256);
+    if (zero) {
       enc.copyBufferToTexture(
-        { buffer: zeroBuffer(bpr * pad * layers), bytesPerRow: bpr, rowsPerImage: pad },
+        { buffer: zero, bytesPerRow: bpr, rowsPerImage: pad },
         { texture: tex.tex, origin: [0, o.rows, 0] },
         [w, pad, layers],
       );
@@ -464,8 +478,9 @@ export interface TexLimits {
 }
 
 /**
- * Encodes `c = op(a) @ op(b)` with the texture kernel. `c` is the contiguous output
- * `[...batch, m, n]`; `d` the product's dims. Throws if {@link texMatmulSupported} is false.
+ * Encodes `c = op(a) @ op(b)` (`+ bias` over the last dim when given) with the texture kernel.
+ * `c` is the contiguous output `[...batch, m, n]`; `d` the product's dims. Throws if
+ * {@link texMatmulSupported} is false.
  */
 export function matmulTex(
   a: Tensor,
@@ -476,7 +491,11 @@ export function matmulTex(
   tb: boolean,
   cfg: TexConfig = TEX_CONFIG,
   limits: TexLimits = {},
+  bias: Tensor | null = null,
 ): void {
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== d.n)) {
+    throw new GpuError(`matmul_tex: bias ${fmtShape(bias.shape)} for ${d.n} output columns`);
+  }
   if (!texMatmulSupported(d, cfg)) {
     throw new GpuError(
       `matmul_tex: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} exceeds the texture limits`,
@@ -504,7 +523,7 @@ export function matmulTex(
   );
   // Column blocks vary fastest when A is the larger operand (see matmul_tex.wgsl ROWS_FAST).
   const rowsFast = d.m <= d.n;
-  const pipe = pipeline(cfg, ta, tb, rowsFast);
+  const pipe = pipeline(cfg, ta, tb, rowsFast, !!bias);
   const name = kernelName(cfg, ta, tb);
   const texture = (o: Operand, nb: number) =>
     acquireTexture(
@@ -551,6 +570,12 @@ export function matmulTex(
           { binding: 1, resource: texA.view },
           { binding: 2, resource: texB.view },
           { binding: 3, resource: { buffer: c.buffer, size: Math.max(16, roundUp(c.bytes, 16)) } },
+          {
+            binding: 4,
+            resource: bias
+              ? { buffer: bias.buffer, size: Math.max(16, roundUp(bias.bytes, 16)) }
+              : { buffer: zeroBuffer(16), size: 16 },
+          },
         ],
       });
       dev.scoped("matmul_tex", () => {

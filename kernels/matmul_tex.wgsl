@@ -27,6 +27,8 @@ const TB: bool = false;
 // (consecutive workgroups then reuse the same columns of B from cache), column blocks when A
 // is (they reuse the same rows of A; B, often a weight, stays in cache).
 const ROWS_FAST: bool = true;
+// Adds bias[col] to every row of C as it is stored (linear layers: no separate add pass).
+const HAS_BIAS: bool = false;
 
 struct P {
   M: u32, N: u32, K4: u32, kStep4: u32,
@@ -37,8 +39,17 @@ struct P {
 @group(0) @binding(1) var ta: texture_storage_2d_array<rgba32float, read>;
 @group(0) @binding(2) var tb: texture_storage_2d_array<rgba32float, read>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 
-fn store4(base: u32, col: u32, v: vec4f) {
+fn biasAt(j: u32) -> f32 {
+  return select(0.0, bias[min(j, p.N - 1u)], j < p.N);
+}
+
+fn store4(base: u32, col: u32, acc: vec4f) {
+  var v = acc;
+  if (HAS_BIAS) {
+    v += vec4f(biasAt(col), biasAt(col + 1u), biasAt(col + 2u), biasAt(col + 3u));
+  }
   if (col < p.N) { c[base + col] = v.x; }
   if (col + 1u < p.N) { c[base + col + 1u] = v.y; }
   if (col + 2u < p.N) { c[base + col + 2u] = v.z; }
