@@ -25,6 +25,7 @@ import { Rng } from "../core/random.ts";
 import { type Tensor, tensor, tidy } from "../core/tensor.ts";
 import { mean } from "../kernels/reduce.ts";
 import { trimMatmulTextures } from "../kernels/matmul_tex.ts";
+import { trimConvTextures } from "../kernels/conv2d_tex.ts";
 import { createModel, type ModelWrapper } from "../models/mod.ts";
 import { plugin as simclr } from "../methods/simclr/mod.ts";
 import { round, type Stepper, type StepTiming, timeSteps } from "./step_timer.ts";
@@ -277,6 +278,7 @@ async function benchCase(
     pool.trim();
     clearBindGroupCache();
     trimMatmulTextures();
+    trimConvTextures();
   }
   const ips = "images_per_s" in train ? train.images_per_s : null;
   const ipc = "images_per_s" in train ? train.images_per_cpu_s : null;

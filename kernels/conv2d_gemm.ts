@@ -1,10 +1,13 @@
 /**
  * Convolution as im2col + matrix product, for CPU adapters on small feature maps: there the
  * tiled kernels (conv2d_tiles.ts) have few pixels to block over, while the texture matmul
- * (matmul_tex.ts) runs several times faster on the same work. The forward gathers the padded
- * input into `col [N*OH*OW, Cin*KH*KW]` (one strided gather), multiplies by the weight as it is
- * stored (`[Cout, Cin*KH*KW]`, read transposed) and permutes to NCHW. The weight gradient is
- * `gy^T @ col`, the input gradient `gy @ weight` folded back by col2im (a gather, no atomics).
+ * (matmul_tex.ts) runs several times faster on the same work. Pixels run along the last dim
+ * throughout, so every matmul operand is copied straight into its texture and the NCHW
+ * permutes move whole vec4s: the forward gathers the padded input into
+ * `colT [Cin*KH*KW, N*OH*OW]` (one strided gather), computes `yT = weight @ colT` with the
+ * weight as stored (`[Cout, Cin*KH*KW]`) and permutes `yT [Cout, N, P]` to NCHW. The weight
+ * gradient is `gyT @ colT^T`, the input gradient `weight^T @ gyT` folded back by col2im (a
+ * gather, no atomics).
  *
  * @module
  */
@@ -58,7 +61,7 @@ export function useGemmConv(g: ConvGeometry): boolean {
   const m = g.N * g.OH * g.OW, k = g.Cin * g.KH * g.KW;
   // The column matrix and its gradient must fit one storage binding.
   if (m * k * 4 > device().maxBinding) return false;
-  const dims = { batch: [], m, n: g.Cout, k, aBatched: false, bBatched: false };
+  const dims = { batch: [], m: g.Cout, n: m, k, aBatched: false, bBatched: false };
   return selectMatmul(dims) === "tex";
 }
 
@@ -69,55 +72,46 @@ function reshapeOwned(t: Tensor, shape: readonly number[]): Tensor {
   return r;
 }
 
-/** `col [N*OH*OW, Cin*KH*KW]` of the zero-padded input. */
+/** `colT [Cin*KH*KW, N*OH*OW]` of the zero-padded input. */
 function im2col(x: Tensor, g: ConvGeometry): Tensor {
   const padded = g.padding[0] || g.padding[1] ? padInput(x, g) : null;
   const src = padded ?? x;
   const Hp = padded ? padded.shape.at(-2)! : g.H, Wp = padded ? padded.shape.at(-1)! : g.W;
   const [sh, sw] = g.stride, [dh, dw] = g.dilation;
   const col = stridedGatherRaw(src, {
-    shape: [g.N, g.OH, g.OW, g.Cin, g.KH, g.KW],
-    strides: [g.Cin * Hp * Wp, sh * Wp, sw, Hp * Wp, dh * Wp, dw],
+    shape: [g.Cin, g.KH, g.KW, g.N, g.OH, g.OW],
+    strides: [Hp * Wp, dh * Wp, dw, g.Cin * Hp * Wp, sh * Wp, sw],
     offset: 0,
   });
   padded?.dispose();
-  return reshapeOwned(col, [g.N * g.OH * g.OW, g.Cin * g.KH * g.KW]);
+  return reshapeOwned(col, [g.Cin * g.KH * g.KW, g.N * g.OH * g.OW]);
 }
 
-/** `[N*OH*OW, C]` (pixel-major) as NCHW `[N, C, OH, OW]`, or back with `toPixels`. */
-function permutePixels(t: Tensor, g: ConvGeometry, toPixels: boolean): Tensor {
-  const P = g.OH * g.OW, C = g.Cout;
-  return toPixels
+/** `[C, N*OH*OW]` (channel-major) as NCHW `[N, C, OH, OW]`, or back with `toChannels`. */
+function permuteChannels(t: Tensor, g: ConvGeometry, toChannels: boolean): Tensor {
+  const P = g.OH * g.OW, C = g.Cout, N = g.N;
+  return toChannels
     ? reshapeOwned(
-      stridedGatherRaw(t, { shape: [g.N, P, C], strides: [C * P, 1, P], offset: 0 }),
-      [g.N * P, C],
+      stridedGatherRaw(t, { shape: [C, N, P], strides: [P, C * P, 1], offset: 0 }),
+      [C, N * P],
     )
     : reshapeOwned(
-      stridedGatherRaw(t, { shape: [g.N, C, P], strides: [P * C, 1, C], offset: 0 }),
-      [g.N, C, g.OH, g.OW],
+      stridedGatherRaw(t, { shape: [N, C, P], strides: [P, N * P, 1], offset: 0 }),
+      [N, C, g.OH, g.OW],
     );
 }
 
-/** The input gradient from `dcol [N*OH*OW, Cin*KH*KW]`. */
+/** The input gradient from `dcolT [Cin*KH*KW, N*OH*OW]`. */
 function col2im(dcol: Tensor, g: ConvGeometry): Tensor {
   const dx = empty([g.N, g.Cin, g.H, g.W], "f32", "conv2d_col2im");
-  kernel({ name: "conv2d_col2im", code: col2imSrc, constants: { WG: 64 } }).dispatch(
+  const [SH, SW] = g.stride, [DH, DW] = g.dilation;
+  kernel({
+    name: "conv2d_col2im",
+    code: col2imSrc,
+    constants: { WG: 64, KH: g.KH, KW: g.KW, SH, SW, DH, DW },
+  }).dispatch(
     [dcol, dx],
-    [
-      dx.size,
-      g.Cin,
-      g.H,
-      g.W,
-      g.OH,
-      g.OW,
-      g.KH,
-      g.KW,
-      ...g.stride,
-      ...g.padding,
-      ...g.dilation,
-      0,
-      0,
-    ],
+    [dx.size, g.Cin, g.H, g.W, g.OH, g.OW, ...g.padding],
     grid(Math.ceil(dx.size / 64)),
   );
   return dx;
@@ -136,10 +130,10 @@ export function conv2dGemm(
   const k = g.Cin * g.KH * g.KW;
   const w2 = weight.reshape([g.Cout, k]);
   const col = im2col(x, g);
-  const ymat = matmulRaw(col, w2, false, true);
+  const yT = matmulRaw(w2, col);
   w2.dispose();
-  let y = permutePixels(ymat, g, false);
-  ymat.dispose();
+  let y = permuteChannels(yT, g, false);
+  yT.dispose();
   if (bias) {
     const b3 = bias.reshape([g.Cout, 1, 1]);
     const yb = binaryRaw("add", y, b3);
@@ -148,17 +142,17 @@ export function conv2dGemm(
   }
   record("conv2d", [x, weight, bias], [y], [col, weight], ([gy], [cs, ws]) => {
     if (!gy) return [null, null, null];
-    const gmat = permutePixels(gy, g, true);
+    const gT = permuteChannels(gy, g, true);
     let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
     if (x.requiresGrad) {
       const w2b = ws.reshape([g.Cout, k]);
-      const dcol = matmulRaw(gmat, w2b);
+      const dcol = matmulRaw(w2b, gT, true, false);
       dx = col2im(dcol, g);
       for (const t of [w2b, dcol]) t.dispose();
     }
-    if (ws.requiresGrad) dw = reshapeOwned(matmulRaw(gmat, cs, true, false), ws.shape);
+    if (ws.requiresGrad) dw = reshapeOwned(matmulRaw(gT, cs, false, true), ws.shape);
     if (bias?.requiresGrad) db = reshapeOwned(reduceRaw("sum", gy, [0, 2, 3]), [g.Cout]);
-    gmat.dispose();
+    gT.dispose();
     return [dx, dw, db];
   });
   col.dispose();

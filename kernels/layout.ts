@@ -27,7 +27,7 @@ export interface StridedView {
 function viewParams(
   op: string,
   view: StridedView,
-): { params: number[]; rank: number; lanes: number } {
+): { params: number[]; rank: number; lanes: number; dims: Record<string, number> } {
   if (view.shape.length > 6 || view.strides.length !== view.shape.length) {
     throw new GpuError(
       `${op}: view ${fmtShape(view.shape)} needs rank <= 6 and one stride per dim`,
@@ -45,16 +45,14 @@ function viewParams(
     view.offset,
     0,
     0,
-    ...new Array(pad).fill(1),
-    ...c.shape,
-    0,
-    0,
     ...new Array(pad).fill(0),
     ...c.strides[0],
     0,
     0,
   ];
-  return { params, rank: c.shape.length, lanes };
+  const dims: Record<string, number> = {};
+  [...new Array(pad).fill(1), ...c.shape].forEach((v, i) => (dims[`D${i}`] = v));
+  return { params, rank: c.shape.length, lanes, dims };
 }
 
 /** Copies the strided `view` of `src` into a new contiguous tensor of the view's shape; no autograd. */
@@ -62,7 +60,7 @@ export function stridedGatherRaw(src: Tensor, view: StridedView): Tensor {
   const out = empty(view.shape, "f32", "strided_gather");
   const v = viewParams("strided_gather", view);
   const code = v.lanes === 4 ? vec4Source(stridedSrc) : stridedSrc;
-  kernel({ name: "strided_gather", code, constants: { MODE: 0, WG, RANK: v.rank } })
+  kernel({ name: "strided_gather", code, constants: { MODE: 0, WG, RANK: v.rank, ...v.dims } })
     .dispatch([src, out], v.params, grid(Math.ceil(out.size / v.lanes / WG)));
   return out;
 }
@@ -74,7 +72,7 @@ export function stridedScatterRaw(src: Tensor, dst: Tensor, view: StridedView): 
   }
   const v = viewParams("strided_scatter", view);
   const code = v.lanes === 4 ? vec4Source(stridedSrc) : stridedSrc;
-  kernel({ name: "strided_scatter", code, constants: { MODE: 1, WG, RANK: v.rank } })
+  kernel({ name: "strided_scatter", code, constants: { MODE: 1, WG, RANK: v.rank, ...v.dims } })
     .dispatch([src, dst], v.params, grid(Math.ceil(src.size / v.lanes / WG)));
 }
 
