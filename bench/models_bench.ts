@@ -8,7 +8,7 @@
  *
  * Each measurement warms up first and times `n` steps with one readback at the end (see
  * bench/step_timer.ts). A training step estimated over 10 s (forward passes: 2.5 s) is timed
- * once right after the warm-up probes (`single_step`); one estimated over the cap, 40 s (forward
+ * once after one warm-up step at its batch (`single_step`); one estimated over the cap, 40 s (forward
  * passes: 10 s), is timed once at the largest power-of-two batch under it, or with `fullBatch`
  * once at the full batch. Images/s counts source images: a SimCLR step of batch 128 processes 256 views.
  *
