@@ -18,7 +18,7 @@ import {
   matmulKernelSupported,
   selectMatmul,
 } from "./matmul_select.ts";
-import { matmulTex } from "./matmul_tex.ts";
+import { matmulTex, texConfigFor } from "./matmul_tex.ts";
 
 function dims(a: Tensor, b: Tensor, ta: boolean, tb: boolean): MatmulDims {
   if (a.shape.length < 2 || b.shape.length < 2) {
@@ -105,7 +105,7 @@ export function matmulRawWith(
   if (c.size === 0) return c;
   const k = matmulKernelSupported(kernelName, d) ? kernelName : "direct";
   if (k === "tex") {
-    matmulTex(a, b, c, d, ta, tb, undefined, undefined, bias);
+    matmulTex(a, b, c, d, ta, tb, texConfigFor(d), undefined, bias);
     return c;
   }
   matmulBuffers(k, a, b, c, d, ta, tb);

@@ -36,6 +36,17 @@ export interface TexConfig {
 /** The measured best block on lavapipe (2 cores, AVX-512 host; see bench/README.md). */
 export const TEX_CONFIG: TexConfig = { R: 16, C4: 4, WX: 8 };
 
+/**
+ * The block for a product: {@link TEX_CONFIG}, except that products with at most 64 columns use
+ * half as many column texels per invocation (a 128-column block would be half padding) and,
+ * with at most 96 rows, half as many rows. Measured on lavapipe: 1.4-2.2x faster on n = 64
+ * (attention `p @ v`, m = 65; m = 8320; batched m = 200).
+ */
+export function texConfigFor(d: MatmulDims): TexConfig {
+  if (Math.ceil(d.n / 4) > 2 * TEX_CONFIG.WX) return TEX_CONFIG;
+  return { R: d.m <= 96 ? 8 : 16, C4: 2, WX: TEX_CONFIG.WX };
+}
+
 const FEATURE = "readonly_and_readwrite_storage_textures";
 const MAX_GROUP_BYTES = 256 << 20;
 const MAX_FREE_BYTES = 256 << 20;
@@ -489,7 +500,7 @@ export function matmulTex(
   d: MatmulDims,
   ta: boolean,
   tb: boolean,
-  cfg: TexConfig = TEX_CONFIG,
+  cfg: TexConfig = texConfigFor(d),
   limits: TexLimits = {},
   bias: Tensor | null = null,
 ): void {
