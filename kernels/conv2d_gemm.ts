@@ -47,7 +47,10 @@ function gemmMaxPixels(): number {
 
 let forced: boolean | null = null;
 
-/** Forces the im2col path on (any grouped-free conv) or off; null restores the rule (tests). */
+/**
+ * Forces the im2col path on (every ungrouped conv whose column matrix fits a binding) or off;
+ * null restores the rule (tests).
+ */
 export function forceGemmConv(on: boolean | null): void {
   forced = on;
 }
@@ -55,12 +58,11 @@ export function forceGemmConv(on: boolean | null): void {
 /** Whether a convolution takes the im2col path on this adapter. */
 export function useGemmConv(g: ConvGeometry): boolean {
   if (g.groups !== 1 || forced === false) return false;
-  if (forced) return true;
-  if (!device().report.software) return false;
-  if (g.OH * g.OW > gemmMaxPixels()) return false;
   const m = g.N * g.OH * g.OW, k = g.Cin * g.KH * g.KW;
   // The column matrix and its gradient must fit one storage binding.
   if (m * k * 4 > device().maxBinding) return false;
+  if (forced) return true;
+  if (!device().report.software || g.OH * g.OW > gemmMaxPixels()) return false;
   const dims = { batch: [], m: g.Cout, n: m, k, aBatched: false, bBatched: false };
   return selectMatmul(dims) === "tex";
 }
