@@ -13,7 +13,13 @@ import {
   type MatmulKernel,
   selectMatmul,
 } from "./matmul_select.ts";
-import { matmulTex, TEX_CONFIG, texKernelSource, texturePoolStats } from "./matmul_tex.ts";
+import {
+  matmulTex,
+  TEX_CONFIG,
+  texConfigFor,
+  texKernelSource,
+  texturePoolStats,
+} from "./matmul_tex.ts";
 
 await initDevice();
 
@@ -147,7 +153,7 @@ Deno.test("matmul tex: other register blocks are correct in every operand layout
   for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
     const { a, b, ref } = setup({ nb: 0, m: 37, k: 23, n: 45, ta, tb }, 9);
     const d: MatmulDims = { batch: [], m: 37, n: 45, k: 23, aBatched: false, bBatched: false };
-    for (const cfg of [{ R: 4, C4: 1, WX: 8 }, { R: 8, C4: 2, WX: 16 }]) {
+    for (const cfg of [{ R: 4, C4: 1, WX: 8 }, { R: 8, C4: 2, WX: 16 }, { R: 8, C4: 2, WX: 8 }]) {
       assert.match(texKernelSource(cfg, ta, tb), new RegExp(`acc${cfg.R - 1}_${cfg.C4 - 1}`));
       const y = empty([37, 45]);
       matmulTex(a, b, y, d, ta, tb, cfg);
@@ -234,4 +240,19 @@ Deno.test("matmul: a bias over the last dim is added by every kernel (fused in t
     y.dispose();
   }
   for (const t of [a, b, bias]) t.dispose();
+});
+
+Deno.test("matmul tex: narrow products get the narrow block, others the measured one", () => {
+  const d = (m: number, n: number): MatmulDims => ({
+    batch: [],
+    m,
+    n,
+    k: 64,
+    aBatched: false,
+    bBatched: false,
+  });
+  assert.deepEqual(texConfigFor(d(65, 64)), { R: 8, C4: 2, WX: 8 });
+  assert.deepEqual(texConfigFor(d(200, 64)), { R: 16, C4: 2, WX: 8 });
+  assert.deepEqual(texConfigFor(d(65, 65)), TEX_CONFIG);
+  assert.deepEqual(texConfigFor(d(4096, 768)), TEX_CONFIG);
 });
