@@ -61,6 +61,7 @@ export function texKernelSource(
   tb = false,
   rowsFast = true,
   hasBias = false,
+  vecStore = false,
 ): string {
   const { R, C4, WX } = cfg;
   if (ta && R % 4 !== 0) throw new GpuError(`matmul_tex: R=${R} must be a multiple of 4 for TA`);
@@ -117,7 +118,13 @@ export function texKernelSource(
     }
     store.push("}");
   }
-  const parts: Record<string, string[]> = { DECL: decl, BODY: body, STORE: store };
+  const write = vecStore ? ["if (col < p.N) { c[(base + col) / 4u] = v; }"] : [
+    "if (col < p.N) { c[base + col] = v.x; }",
+    "if (col + 1u < p.N) { c[base + col + 1u] = v.y; }",
+    "if (col + 2u < p.N) { c[base + col + 2u] = v.z; }",
+    "if (col + 3u < p.N) { c[base + col + 3u] = v.w; }",
+  ];
+  const parts: Record<string, string[]> = { DECL: decl, BODY: body, STORE: store, WRITE: write };
   return texSrc
     .replace(/^const R: u32 = \d+u;$/m, `const R: u32 = ${R}u;`)
     .replace(/^const C4: u32 = \d+u;$/m, `const C4: u32 = ${C4}u;`)
@@ -126,8 +133,9 @@ export function texKernelSource(
     .replace(/^const TB: bool = \w+;$/m, `const TB: bool = ${tb};`)
     .replace(/^const ROWS_FAST: bool = \w+;$/m, `const ROWS_FAST: bool = ${rowsFast};`)
     .replace(/^const HAS_BIAS: bool = \w+;$/m, `const HAS_BIAS: bool = ${hasBias};`)
+    .replace(/^alias CT = f32;$/m, `alias CT = ${vecStore ? "vec4f" : "f32"};`)
     .replace(
-      /^( *)\/\/#(DECL|BODY|STORE)$/gm,
+      /^( *)\/\/#(DECL|BODY|STORE|WRITE)$/gm,
       (_, ind: string, name: string) => ind + parts[name].join("\n" + ind),
     );
 }
@@ -351,15 +359,16 @@ function pipeline(
   tb: boolean,
   rowsFast: boolean,
   hasBias: boolean,
+  vecStore: boolean,
 ): GPUComputePipeline {
   const dev = device();
   const name = kernelName(cfg, ta, tb);
-  const key = `${name}_${rowsFast ? "r" : "c"}${hasBias ? "_bias" : ""}`;
+  const key = `${name}_${rowsFast ? "r" : "c"}${hasBias ? "_bias" : ""}${vecStore ? "_v4" : ""}`;
   let p = pipelines.get(key);
   if (p) return p;
   dev.gpu.pushErrorScope("validation");
   const module = dev.gpu.createShaderModule({
-    code: texKernelSource(cfg, ta, tb, rowsFast, hasBias),
+    code: texKernelSource(cfg, ta, tb, rowsFast, hasBias, vecStore),
     label: name,
   });
   p = dev.gpu.createComputePipeline({
@@ -534,7 +543,7 @@ export function matmulTex(
   );
   // Column blocks vary fastest when A is the larger operand (see matmul_tex.wgsl ROWS_FAST).
   const rowsFast = d.m <= d.n;
-  const pipe = pipeline(cfg, ta, tb, rowsFast, !!bias);
+  const pipe = pipeline(cfg, ta, tb, rowsFast, !!bias, d.n % 4 === 0);
   const name = kernelName(cfg, ta, tb);
   const texture = (o: Operand, nb: number) =>
     acquireTexture(
