@@ -25,6 +25,16 @@ export interface TapeNode {
 
 const scopes: Set<Tensor>[] = [];
 
+/**
+ * `t` viewed as `shape`, dropping the caller's reference to `t` itself: for a tensor the caller
+ * made and only wants in another shape.
+ */
+export function reshapeOwned(t: Tensor, shape: readonly number[]): Tensor {
+  const r = t.reshape(shape);
+  t.dispose();
+  return r;
+}
+
 /** Product of a shape's dims (1 for a scalar). */
 export function numel(shape: readonly number[]): number {
   let n = 1;

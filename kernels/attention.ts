@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { empty, fmtShape, type Tensor, tidy } from "../core/tensor.ts";
+import { empty, fmtShape, reshapeOwned, type Tensor, tidy } from "../core/tensor.ts";
 import { stridedGatherRaw, stridedScatterRaw, type StridedView } from "./layout.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
@@ -58,9 +58,7 @@ export function mergeHeads(o: Tensor): Tensor {
   }
   const [b, h, n, dh] = o.shape;
   const view = { shape: [b, n, h, dh], strides: [h * n * dh, dh, n * dh, 1], offset: 0 };
-  const g0 = stridedGatherRaw(o, view);
-  const y = g0.reshape([b, n, h * dh]);
-  g0.dispose();
+  const y = reshapeOwned(stridedGatherRaw(o, view), [b, n, h * dh]);
   record("merge_heads", [o], [y], [], ([g]) => {
     if (!g) return [null];
     const dO = empty(o.shape, "f32", "merge_heads_grad");

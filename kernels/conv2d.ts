@@ -22,7 +22,7 @@ import {
 } from "./conv2d_tiles.ts";
 import { grid, kernel } from "./kernel.ts";
 import { conv2dGemm, useGemmConv } from "./conv2d_gemm.ts";
-import { empty, fmtShape, type Tensor } from "../core/tensor.ts";
+import { empty, fmtShape, reshapeOwned, type Tensor } from "../core/tensor.ts";
 import { isGradEnabled, record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
 import { reduceRaw } from "./reduce.ts";
@@ -269,10 +269,7 @@ export function conv2dBackwardWeightRaw(
 
 /** Raw bias gradient: the sum of `gy` over batch and pixels, as `[Cout]`. */
 export function conv2dBackwardBiasRaw(gy: Tensor): Tensor {
-  const r = reduceRaw("sum", gy, [0, 2, 3]);
-  const b = r.reshape([gy.shape[1]]);
-  r.dispose();
-  return b;
+  return reshapeOwned(reduceRaw("sum", gy, [0, 2, 3]), [gy.shape[1]]);
 }
 
 /**

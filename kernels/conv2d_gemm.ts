@@ -13,15 +13,14 @@
  */
 import col2imSrc from "./conv2d_col2im.wgsl" with { type: "text" };
 import { grid, kernel } from "./kernel.ts";
-import { device } from "../core/device.ts";
-import { empty, type Tensor } from "../core/tensor.ts";
+import { device, readEnv } from "../core/device.ts";
+import { empty, reshapeOwned, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { stridedGatherRaw } from "./layout.ts";
 import { matmulRaw } from "./matmul.ts";
 import { selectMatmul } from "./matmul_select.ts";
 import { binaryRaw } from "./elementwise.ts";
-import { reduceRaw } from "./reduce.ts";
-import type { ConvGeometry } from "./conv2d.ts";
+import { conv2dBackwardBiasRaw, type ConvGeometry } from "./conv2d.ts";
 import { padInput } from "./conv2d_tiles.ts";
 
 /**
@@ -34,12 +33,7 @@ let maxPixels: number | undefined;
 
 function gemmMaxPixels(): number {
   if (maxPixels === undefined) {
-    let v: string | undefined;
-    try {
-      v = Deno.env.get("SINTER_CONV_GEMM_PIXELS");
-    } catch {
-      v = undefined;
-    }
+    const v = readEnv("SINTER_CONV_GEMM_PIXELS");
     maxPixels = v !== undefined && /^\d+$/.test(v) ? Number(v) : GEMM_MAX_PIXELS;
   }
   return maxPixels;
@@ -65,13 +59,6 @@ export function useGemmConv(g: ConvGeometry): boolean {
   if (!device().report.software || g.OH * g.OW > gemmMaxPixels()) return false;
   const dims = { batch: [], m: g.Cout, n: m, k, aBatched: false, bBatched: false };
   return selectMatmul(dims) === "tex";
-}
-
-/** `t` viewed as `shape`, dropping this code's reference to `t` itself (it owned `t`). */
-function reshapeOwned(t: Tensor, shape: readonly number[]): Tensor {
-  const r = t.reshape(shape);
-  t.dispose();
-  return r;
 }
 
 /** `colT [Cin*KH*KW, N*OH*OW]` of the zero-padded input. */
@@ -153,7 +140,7 @@ export function conv2dGemm(
       for (const t of [w2b, dcol]) t.dispose();
     }
     if (ws.requiresGrad) dw = reshapeOwned(matmulRaw(gT, cs, false, true), ws.shape);
-    if (bias?.requiresGrad) db = reshapeOwned(reduceRaw("sum", gy, [0, 2, 3]), [g.Cout]);
+    if (bias?.requiresGrad) db = conv2dBackwardBiasRaw(gy);
     gT.dispose();
     return [dx, dw, db];
   });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { device } from "../core/device.ts";
+import { device, readEnv } from "../core/device.ts";
 import { texMatmulSupported } from "./matmul_tex.ts";
 
 /** The dims of a (batched) product `op(a) @ op(b)`. */
@@ -61,12 +61,7 @@ let fromEnv: MatmulKernel | null | undefined;
 
 function envKernel(): MatmulKernel | null {
   if (fromEnv === undefined) {
-    let v: string | undefined;
-    try {
-      v = Deno.env.get("SINTER_MATMUL");
-    } catch {
-      v = undefined; // no env permission: use the table
-    }
+    const v = readEnv("SINTER_MATMUL"); // no env permission: use the table
     fromEnv = v && (MATMUL_KERNELS as readonly string[]).includes(v) ? v as MatmulKernel : null;
   }
   return fromEnv;

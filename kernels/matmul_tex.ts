@@ -236,7 +236,6 @@ interface Plan {
 
 /** One operand's stored matrix and its texture layout. */
 interface Operand {
-  t: Tensor;
   /** Stored rows and columns (the transpose of op(x) when transposed). */
   rows: number;
   cols: number;
@@ -250,8 +249,6 @@ interface Operand {
 }
 
 function plan(
-  a: Tensor | null,
-  b: Tensor | null,
   d: MatmulDims,
   ta: boolean,
   tb: boolean,
@@ -270,23 +267,21 @@ function plan(
   };
   const kc = chunked(d.k, 4);
   const kChunks = kRowed ? kc.chunks : 1;
-  const kLayer = (kRows: boolean) => ({ h: kc.h, chunks: kc.chunks, kRows });
+  const kLayer = { h: kc.h, chunks: kc.chunks, kRows: true };
   let aLayout;
-  if (ta) aLayout = { ...kLayer(true), texels: roundUp(d.m, R) / 4 };
+  if (ta) aLayout = { ...kLayer, texels: roundUp(d.m, R) / 4 };
   else aLayout = { ...chunked(d.m, R), texels: k4, kRows: false };
   let bLayout;
   if (tb) bLayout = { ...chunked(d.n, colRows), texels: k4, kRows: false };
-  else bLayout = { ...kLayer(true), texels: roundUp(n4, WX * C4) };
+  else bLayout = { ...kLayer, texels: roundUp(n4, WX * C4) };
   return {
     a: {
-      t: a!,
       rows: ta ? d.k : d.m,
       cols: ta ? d.m : d.k,
       batched: d.aBatched,
       ...aLayout,
     },
     b: {
-      t: b!,
       rows: tb ? d.n : d.k,
       cols: tb ? d.k : d.n,
       batched: d.bBatched,
@@ -297,9 +292,14 @@ function plan(
   };
 }
 
-/** Bytes of one layer of an operand's texture (texture width rounded as allocated). */
+/** Texels per row of an operand's texture as allocated (what the kernel reads, what is copied). */
+function texWidth(o: Operand): number {
+  return roundUp(Math.max(o.texels, Math.ceil(o.cols / 4)), 16);
+}
+
+/** Bytes of one layer of an operand's texture. */
 function layerBytes(o: Operand): number {
-  return roundUp(Math.max(o.texels, Math.ceil(o.cols / 4)), 16) * o.h * 16;
+  return texWidth(o) * o.h * 16;
 }
 
 /** Whether the texture kernel can run this product (either operand layout) on the device. */
@@ -312,11 +312,10 @@ export function texMatmulSupported(d: MatmulDims, cfg: TexConfig = TEX_CONFIG): 
   const maxDim = dev.gpu.limits.maxTextureDimension2D;
   for (const ta of [false, true]) {
     for (const tb of [false, true]) {
-      const p = plan(null, null, d, ta, tb, cfg, maxDim);
+      const p = plan(d, ta, tb, cfg, maxDim);
       for (const o of [p.a, p.b]) {
-        const w = roundUp(Math.max(o.texels, Math.ceil(o.cols / 4)), 16);
         // One layer must fit a texture and a storage binding (its pack staging buffer).
-        if (w > maxDim || o.h > maxDim || layerBytes(o) > dev.maxBinding) return false;
+        if (texWidth(o) > maxDim || o.h > maxDim || layerBytes(o) > dev.maxBinding) return false;
       }
     }
   }
@@ -414,6 +413,7 @@ function zeroBuffer(bytes: number): GPUBuffer {
  */
 function fillTexture(
   tex: PooledTexture,
+  t: Tensor,
   o: Operand,
   batch0: number,
   nb: number,
@@ -433,7 +433,7 @@ function fillTexture(
     const enc = copyEncoder();
     enc.copyBufferToTexture(
       {
-        buffer: o.t.buffer,
+        buffer: t.buffer,
         offset: b0 * o.rows * o.cols * 4,
         bytesPerRow: o.cols * 4,
         rowsPerImage: rows,
@@ -459,21 +459,8 @@ function fillTexture(
     const staging = pool.acquire(nl * bytes, "matmul-pack");
     try {
       kernel({ name: "matmul_pack", code: packSrc, constants: { WG: 64 } }).dispatch(
-        [o.t, { buffer: staging, size: nl * bytes }],
-        [
-          o.rows,
-          o.cols,
-          o.cols,
-          o.batched ? o.rows * o.cols : 0,
-          b0,
-          o.chunks,
-          o.h,
-          wp,
-          total,
-          l0,
-          0,
-          0,
-        ],
+        [t, { buffer: staging, size: nl * bytes }],
+        [o.rows, o.cols, o.batched ? o.rows * o.cols : 0, b0, o.chunks, o.h, wp, total, l0],
         grid(Math.ceil(total / 64)),
       );
       copyEncoder().copyBufferToTexture(
@@ -531,7 +518,7 @@ export function matmulTex(
   const maxDim = limits.layerRows ?? dev.gpu.limits.maxTextureDimension2D;
   const maxLayers = limits.groupLayers ?? dev.gpu.limits.maxTextureArrayLayers;
   const nbTotal = d.batch.reduce((x, y) => x * y, 1);
-  const p = plan(a, b, d, ta, tb, cfg, maxDim);
+  const p = plan(d, ta, tb, cfg, maxDim);
   const perEntry = Math.max(layerBytes(p.a) * p.a.chunks, layerBytes(p.b) * p.b.chunks);
   const perGroup = Math.max(
     1,
@@ -547,7 +534,7 @@ export function matmulTex(
   const name = kernelName(cfg, ta, tb);
   const texture = (o: Operand, nb: number) =>
     acquireTexture(
-      roundUp(Math.max(o.texels, Math.ceil(o.cols / 4)), 16),
+      texWidth(o),
       bucket(o.h, 4),
       bucket((o.batched ? nb : 1) * o.chunks, 1),
     );
@@ -557,8 +544,8 @@ export function matmulTex(
     const texB = texture(p.b, nb);
     try {
       const bytes = limits.bindingBytes ?? dev.maxBinding;
-      fillTexture(texA, p.a, b0, nb, bytes);
-      fillTexture(texB, p.b, b0, nb, bytes);
+      fillTexture(texA, a, p.a, b0, nb, bytes);
+      fillTexture(texB, b, p.b, b0, nb, bytes);
       const params = packParams([
         d.m,
         d.n,

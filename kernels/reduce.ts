@@ -6,7 +6,7 @@
  */
 import reduceSrc from "./reduce.wgsl" with { type: "text" };
 import { f32, grid, kernel, vec4Source } from "./kernel.ts";
-import { empty, fmtShape, numel, type Tensor } from "../core/tensor.ts";
+import { empty, fmtShape, numel, reshapeOwned, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { device, GpuError } from "../core/device.ts";
 import { binaryRaw, coalesceDims, full } from "./elementwise.ts";
@@ -105,10 +105,7 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
     }
   });
   if (axes.length === 0) return g.reshape(shape);
-  const r = reduceRaw("sum", g, axes);
-  const out = r.reshape(shape);
-  r.dispose();
-  return out;
+  return reshapeOwned(reduceRaw("sum", g, axes), shape);
 }
 
 function squeezeShape(shape: readonly number[], axes: number[], keepDim: boolean): number[] {
@@ -137,9 +134,7 @@ function reduceWithGrad(
   keepDim: boolean,
   scale: number,
 ): Tensor {
-  const r = reduceRaw("sum", x, axes, scale);
-  const y = r.reshape(squeezeShape(x.shape, axes, keepDim));
-  r.dispose();
+  const y = reshapeOwned(reduceRaw("sum", x, axes, scale), squeezeShape(x.shape, axes, keepDim));
   record(name, [x], [y], [], ([g]) => {
     if (!g) return [null];
     const kept = g.reshape(x.shape.map((d, i) => (axes.includes(i) ? 1 : d)));

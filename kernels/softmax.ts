@@ -11,7 +11,7 @@ import softmaxGradSrc from "./softmax_grad.wgsl" with { type: "text" };
 import ceSrc from "./cross_entropy.wgsl" with { type: "text" };
 import ceGradSrc from "./cross_entropy_grad.wgsl" with { type: "text" };
 import { f32, grid, kernel, rowEntry } from "./kernel.ts";
-import { empty, fmtShape, type Tensor } from "../core/tensor.ts";
+import { empty, fmtShape, reshapeOwned, type Tensor } from "../core/tensor.ts";
 import { record } from "../core/autograd.ts";
 import { GpuError } from "../core/device.ts";
 import { binaryRaw, unaryRaw } from "./elementwise.ts";
@@ -134,8 +134,7 @@ export function crossEntropy(logits: Tensor, target: Tensor): Tensor {
     .dispatch([logits, target, rowLoss, stats], [n, c, 0], grid(n));
   const r = reduceRaw("sum", rowLoss, [0], 1 / n);
   rowLoss.dispose();
-  const loss = r.reshape([]);
-  r.dispose();
+  const loss = reshapeOwned(r, []);
   record(op, [logits, target], [loss], [logits, target, stats], ([g], [xs, ts, st]) => {
     if (!g) return [null, null];
     let dx: Tensor | null = null, dt: Tensor | null = null;
